@@ -1,0 +1,295 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/routerd/routerd/router"
+)
+
+const (
+	writeWait     = 10 * time.Second // bound on one write to a client
+	closeGrace    = time.Second      // wait for the client's close reply
+	maxBatchBytes = 1 << 20          // most bytes coalesced into one message
+)
+
+// conn is one WebSocket connection: a reader goroutine that decodes client
+// frames and calls the router, and a writer goroutine that coalesces queued
+// frames into one WebSocket message per wake-up. Both end when the
+// connection ends; the reader owns the cleanup.
+type conn struct {
+	srv  *Server
+	ws   *websocket.Conn
+	q    *sendQueue
+	info router.ConnInfo
+	ctx  context.Context // ends with the connection
+	stop context.CancelFunc
+
+	limit   *rate.Limiter // client frames; nil when unlimited
+	strikes *rate.Limiter // rejected frames tolerated before 1008
+
+	closing    chan struct{} // closed to make the writer finish
+	closeOnce  sync.Once
+	closeCode  int         // written before closing is closed
+	closeText  string      // written before closing is closed
+	closeStart atomic.Bool // set when closing began; pongs no longer extend the deadline
+	writerDone chan struct{}
+	requests   sync.WaitGroup // server-bound requests in flight
+
+	mu      sync.Mutex
+	sockets map[string]*router.Socket // by namespace; guarded by mu
+}
+
+// Codec implements router.Conn.
+func (c *conn) Codec() router.Codec { return c.srv.codec }
+
+// Send implements router.Conn: it queues a frame without blocking, and
+// closes the connection with 1013 when its queue is full.
+func (c *conn) Send(frame []byte) {
+	if !c.q.push(frame) {
+		c.close(websocket.CloseTryAgainLater, "slow consumer", "slow_consumer")
+	}
+}
+
+// Detached implements router.Conn.
+func (c *conn) Detached(s *router.Socket, reason string) {
+	c.mu.Lock()
+	if c.sockets[s.Namespace()] == s {
+		delete(c.sockets, s.Namespace())
+	}
+	c.mu.Unlock()
+	c.sendFrame("disconnected", disconnectedFrame{Type: "disconnected", NS: s.Namespace(), Reason: reason})
+}
+
+func (c *conn) sendFrame(typ string, v any) {
+	c.srv.m.FrameOut(typ)
+	c.Send(encode(v))
+}
+
+// close makes the writer send a close frame with code and end. Only the
+// first call counts. code 0 ends the writer without a close frame.
+func (c *conn) close(code int, text, reason string) {
+	c.closeOnce.Do(func() {
+		c.closeCode, c.closeText = code, text
+		c.closeStart.Store(true)
+		if reason != "" {
+			c.srv.m.Closed(reason)
+		}
+		close(c.closing)
+	})
+}
+
+// run serves the connection until it ends.
+func (c *conn) run() {
+	defer c.srv.m.ConnectionClosed()
+	c.sendFrame("hello", helloFrame{Type: "hello", Version: "1", Node: c.srv.r.Node(), MaxFrameBytes: c.srv.cfg.Limits.MaxFrameBytes})
+	go c.writeLoop()
+	c.readLoop()
+	c.stop()
+	c.mu.Lock()
+	sockets := c.sockets
+	c.sockets = nil
+	c.mu.Unlock()
+	for _, s := range sockets {
+		s.Disconnect()
+	}
+	c.close(0, "", "")
+	<-c.writerDone
+	c.requests.Wait()
+	_ = c.ws.Close()
+}
+
+func (c *conn) readLoop() {
+	c.ws.SetReadLimit(int64(c.srv.cfg.Limits.MaxFrameBytes))
+	c.ws.SetPongHandler(func(string) error {
+		if !c.closeStart.Load() {
+			return c.ws.SetReadDeadline(time.Time{})
+		}
+		return nil
+	})
+	for {
+		typ, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.srv.m.Closed("too_large")
+			}
+			c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
+			return
+		}
+		if typ != websocket.TextMessage {
+			c.replyError(0, "", router.Errorf(router.CodeBadFrame, "binary messages are not supported; send JSON text"))
+			continue
+		}
+		for _, f := range splitMessage(msg) {
+			if c.closeStart.Load() {
+				return
+			}
+			c.handle(f)
+		}
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.srv.cfg.HTTP.PingInterval)
+	defer ping.Stop()
+	var batch [][]byte
+	for {
+		select {
+		case <-c.q.wake:
+			batch = c.q.take(batch[:0], maxBatchBytes)
+			err := c.write(batch)
+			clear(batch)
+			if err != nil {
+				c.abort()
+				return
+			}
+		case <-ping.C:
+			_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HTTP.PongTimeout))
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.abort()
+				return
+			}
+		case <-c.closing:
+			c.finish(batch)
+			return
+		}
+	}
+}
+
+// finish drains the queue where the close code asks for it (going away),
+// then sends the close frame and gives the client a moment to answer.
+func (c *conn) finish(batch [][]byte) {
+	if c.closeCode == websocket.CloseGoingAway {
+		for {
+			batch = c.q.take(batch[:0], maxBatchBytes)
+			if len(batch) == 0 {
+				break
+			}
+			if c.write(batch) != nil {
+				break
+			}
+		}
+	}
+	c.q.close()
+	if c.closeCode == 0 {
+		return
+	}
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// abort ends a connection whose writes fail: closing the socket ends the reader.
+func (c *conn) abort() {
+	c.close(0, "", "")
+	c.q.close()
+	_ = c.ws.NetConn().Close()
+}
+
+// write sends frames as one WebSocket message, joined by newlines.
+func (c *conn) write(frames [][]byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	w, err := c.ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	for i, f := range frames {
+		if i > 0 {
+			if _, err := w.Write(newline); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(f); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+var newline = []byte{'\n'}
+
+// allow applies the rate limit to one client frame: over the limit the frame
+// is refused, and a client that keeps going is closed with 1008.
+func (c *conn) allow(f *clientFrame) bool {
+	if c.limit == nil || c.limit.Allow() {
+		return true
+	}
+	if !c.strikes.Allow() {
+		c.close(websocket.ClosePolicyViolation, "rate limit exceeded", "rate_limited")
+		return false
+	}
+	c.replyError(f.id, "", router.Errorf(router.CodeRateLimited, "more than %g frames per second", c.srv.cfg.Limits.Rate.PerSecond))
+	return false
+}
+
+// handle processes one client frame.
+func (c *conn) handle(raw []byte) {
+	f, perr := decodeFrame(raw)
+	if perr != nil {
+		c.srv.m.FrameIn("invalid")
+		if c.allow(f) {
+			c.replyError(f.id, "", perr)
+		}
+		return
+	}
+	if !c.allow(f) {
+		return
+	}
+	h, ok := handlerFor(f.Type)
+	if !ok {
+		c.srv.m.FrameIn("unknown")
+		c.replyError(f.id, str(f.NS), router.Errorf(router.CodeUnknownType, "unknown frame type %q", f.Type))
+		return
+	}
+	c.srv.m.FrameIn(f.Type)
+	data, err := h(c, f)
+	switch {
+	case errors.Is(err, errReplied):
+	case err != nil:
+		c.replyError(f.id, str(f.NS), router.AsError(err))
+	case f.id != 0:
+		c.sendFrame("ack", ackFrame{Type: "ack", ID: f.id, Data: data})
+	}
+}
+
+func (c *conn) replyError(id uint64, ns string, e *router.Error) {
+	c.srv.m.Error(string(e.Code))
+	c.sendFrame("error", errorFrame{Type: "error", ID: id, NS: ns, Code: string(e.Code), Message: e.Message})
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// socket returns the socket of namespace ns on this connection.
+func (c *conn) socket(ns string) (*router.Socket, error) {
+	c.mu.Lock()
+	s := c.sockets[ns]
+	c.mu.Unlock()
+	if s == nil {
+		return nil, router.Errorf(router.CodeNotConnected, "not connected to namespace %q", ns)
+	}
+	return s, nil
+}
+
+// jsonData is the data of a frame: null when absent.
+func jsonData(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}

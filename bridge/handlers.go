@@ -1,0 +1,184 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/routerd/routerd/router"
+)
+
+// handler carries out one client frame. It returns the ack data (when the
+// frame had an id) or an error for the error frame; errReplied means it
+// answered by itself.
+type handler func(c *conn, f *clientFrame) (json.RawMessage, error)
+
+// errReplied tells handle that the handler already sent the reply.
+var errReplied = errors.New("replied")
+
+// handlerFor returns the handler of a client frame type (SPEC §2).
+func handlerFor(typ string) (handler, bool) {
+	switch typ {
+	case "connect":
+		return onConnect, true
+	case "disconnect":
+		return onDisconnect, true
+	case "join":
+		return onJoin, true
+	case "leave":
+		return onLeave, true
+	case "emit":
+		return onEmit, true
+	case "presence":
+		return onPresence, true
+	case "history":
+		return onHistory, true
+	}
+	return nil, false
+}
+
+// need returns a required string field or a bad_frame error naming it.
+func need(p *string, field string) (string, error) {
+	if p == nil {
+		return "", router.Errorf(router.CodeBadFrame, "missing field %q", field)
+	}
+	return *p, nil
+}
+
+// target returns the socket of the frame's namespace.
+func (c *conn) target(f *clientFrame) (*router.Socket, error) {
+	ns, err := need(f.NS, "ns")
+	if err != nil {
+		return nil, err
+	}
+	return c.socket(ns)
+}
+
+func onConnect(c *conn, f *clientFrame) (json.RawMessage, error) {
+	ns, err := need(f.NS, "ns")
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	_, dup := c.sockets[ns]
+	c.mu.Unlock()
+	if dup {
+		return nil, router.Errorf(router.CodeAlreadyConnected, "already connected to namespace %q", ns)
+	}
+	auth := f.Auth
+	if string(auth) == "null" {
+		auth = nil
+	}
+	s, err := c.srv.r.Connect(c.ctx, c, ns, auth, c.info)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.sockets == nil { // the connection ended meanwhile
+		c.mu.Unlock()
+		s.Disconnect()
+		return nil, errReplied
+	}
+	c.sockets[ns] = s
+	c.mu.Unlock()
+	c.sendFrame("connected", connectedFrame{Type: "connected", NS: ns, SID: s.SID(), ID: f.id})
+	return nil, errReplied
+}
+
+func onDisconnect(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	delete(c.sockets, s.Namespace())
+	c.mu.Unlock()
+	s.Disconnect()
+	return nil, nil
+}
+
+func onJoin(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	room, err := need(f.Room, "room")
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Join(c.ctx, room)
+}
+
+func onLeave(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	room, err := need(f.Room, "room")
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Leave(room)
+}
+
+func onEmit(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	event, err := need(f.Event, "event")
+	if err != nil {
+		return nil, err
+	}
+	data := jsonData(f.Data)
+	ack := f.id != 0
+	switch {
+	case f.Room != nil && f.To != nil:
+		return nil, router.Errorf(router.CodeBadFrame, "emit takes room or to, not both")
+	case f.Room != nil:
+		return nil, s.EmitRoom(c.ctx, *f.Room, event, data, f.Self != nil && *f.Self, ack)
+	case f.To != nil:
+		return nil, s.EmitTo(c.ctx, *f.To, event, data, ack)
+	case !ack:
+		return nil, s.EmitServer(c.ctx, event, data, false)
+	}
+	// A request: the reply may take up to ack_timeout, so it is awaited
+	// aside and the connection goes on reading.
+	c.requests.Add(1)
+	go func() {
+		defer c.requests.Done()
+		reply, err := s.Request(c.ctx, event, data)
+		if err != nil {
+			c.replyError(f.id, s.Namespace(), router.AsError(err))
+			return
+		}
+		c.sendFrame("ack", ackFrame{Type: "ack", ID: f.id, Data: reply})
+	}()
+	return nil, errReplied
+}
+
+func onPresence(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	room, err := need(f.Room, "room")
+	if err != nil {
+		return nil, err
+	}
+	members, err := s.Presence(c.ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"members": members})
+}
+
+func onHistory(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := need(f.Room, "room"); err != nil {
+		return nil, err
+	}
+	return nil, s.History()
+}

@@ -1,0 +1,191 @@
+// Package bridge is routerd's WebSocket side: it upgrades HTTP requests,
+// runs one reader and one writer goroutine per connection, decodes client
+// frames (SPEC §2), applies the per-connection limits, and hands every
+// request to package router. It never builds a NATS subject.
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/metrics"
+	"github.com/routerd/routerd/router"
+)
+
+// Subprotocol is the WebSocket subprotocol of the v1 protocol.
+const Subprotocol = "routerd.v1"
+
+// Options configure a Server. Router and Config are required.
+type Options struct {
+	Router  *router.Router
+	Config  *config.Config
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+}
+
+// Server is the WebSocket endpoint. It is an http.Handler.
+type Server struct {
+	r     *router.Router
+	cfg   *config.Config
+	log   *slog.Logger
+	m     *metrics.Metrics
+	codec router.Codec
+	up    websocket.Upgrader
+
+	origins     map[string]bool // allowed Origin values; empty allows any
+	keepHeaders bool            // a namespace authenticates with a backend, which may want them
+
+	open     atomic.Int64 // open connections
+	draining atomic.Bool  // Shutdown began: refuse new connections
+
+	mu    sync.Mutex
+	conns map[*conn]struct{} // guarded by mu
+	wg    sync.WaitGroup     // one per connection
+}
+
+// New returns a WebSocket server for the router.
+func New(o Options) *Server {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		r:       o.Router,
+		cfg:     o.Config,
+		log:     log.With("component", "bridge"),
+		m:       o.Metrics,
+		codec:   codec{},
+		origins: make(map[string]bool),
+		conns:   make(map[*conn]struct{}),
+	}
+	for _, o := range o.Config.HTTP.AllowedOrigins {
+		s.origins[o] = true
+	}
+	for _, ns := range o.Config.Namespaces {
+		if ns.Auth == config.AuthBackend {
+			s.keepHeaders = true
+		}
+	}
+	s.up = websocket.Upgrader{
+		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  16 << 10,
+		WriteBufferPool:  &sync.Pool{},
+		Subprotocols:     []string{Subprotocol},
+		CheckOrigin:      s.checkOrigin,
+	}
+	return s
+}
+
+// checkOrigin allows requests without Origin (not from a browser), and any
+// origin when none is configured.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.origins) == 0 || s.origins[origin] {
+		return true
+	}
+	s.m.Refused("origin")
+	return false
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.m.Refused("shutdown")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if s.open.Add(1) > int64(s.cfg.Limits.MaxConnections) {
+		s.open.Add(-1)
+		s.m.Refused("max_connections")
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.open.Add(-1)
+	ws, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s.m.ConnectionOpened()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		srv:        s,
+		ws:         ws,
+		q:          newSendQueue(s.cfg.Limits.SendQueue),
+		info:       router.ConnInfo{RemoteAddr: r.RemoteAddr},
+		ctx:        ctx,
+		stop:       cancel,
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+		sockets:    make(map[string]*router.Socket),
+	}
+	if s.keepHeaders {
+		c.info.Header = r.Header.Clone()
+	}
+	if lim := s.cfg.Limits.Rate; lim.PerSecond > 0 {
+		c.limit = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)
+		c.strikes = rate.NewLimiter(rate.Limit(lim.PerSecond/2), lim.Burst)
+	}
+	if !s.track(c) {
+		cancel()
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(writeWait))
+		_ = ws.Close()
+		s.m.ConnectionClosed()
+		return
+	}
+	defer s.untrack(c)
+	c.run()
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Connections returns the number of open connections.
+func (s *Server) Connections() int { return int(s.open.Load()) }
+
+// Shutdown refuses new connections, then closes every open one with 1001
+// (going away) after writing what is queued for it, and waits for them to
+// end or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	for c := range s.conns {
+		c.close(websocket.CloseGoingAway, "server shutting down", "shutdown")
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,165 @@
+// Package config loads, merges and validates routerd's configuration.
+//
+// Sources are applied in this order, each overriding the one before:
+// built-in defaults, the YAML file, ROUTER_* environment variables, command-line
+// flags. The result is a typed, validated Config; nothing else in routerd reads
+// koanf. See SPEC §6 and docs/config.md for every key.
+package config
+
+import "time"
+
+// Config is routerd's whole, validated configuration.
+type Config struct {
+	Node       Node                 `koanf:"node"`
+	Log        Log                  `koanf:"log"`
+	HTTP       HTTP                 `koanf:"http"`
+	NATS       NATS                 `koanf:"nats"`
+	Limits     Limits               `koanf:"limits"`
+	Auth       Auth                 `koanf:"auth"`
+	Namespaces map[string]Namespace `koanf:"namespaces"`
+	SocketIO   SocketIO             `koanf:"socketio"`
+}
+
+// Node names this routerd instance.
+type Node struct {
+	// Name is unique within a cluster; it appears in hello frames and in
+	// Router-Node headers. Default: the host name.
+	Name string `koanf:"name"`
+}
+
+// Log sets up log/slog.
+type Log struct {
+	Level  string `koanf:"level"`  // debug, info (default), warn, error
+	Format string `koanf:"format"` // text (default) or json
+}
+
+// HTTP is the HTTP and WebSocket listener.
+type HTTP struct {
+	Listen         string        `koanf:"listen"`          // default 127.0.0.1:8080
+	WSPath         string        `koanf:"ws_path"`         // default /ws
+	PingInterval   time.Duration `koanf:"ping_interval"`   // default 25s
+	PongTimeout    time.Duration `koanf:"pong_timeout"`    // default 20s
+	AllowedOrigins []string      `koanf:"allowed_origins"` // empty: any origin
+	// HandshakeTimeout bounds the WebSocket upgrade (extension, default 10s).
+	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
+	// TLS serves HTTPS/WSS when both files are set (extension).
+	TLS TLSFiles `koanf:"tls"`
+	// Pprof mounts net/http/pprof under /debug/pprof/ (extension, default false).
+	Pprof bool `koanf:"pprof"`
+}
+
+// TLSFiles names a PEM certificate chain and its private key.
+type TLSFiles struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+}
+
+// NATS is the bus: an embedded server, or an external one when URL is set.
+type NATS struct {
+	// Listen is the embedded server's client port for backends. Port 0 picks
+	// a free port. Default 127.0.0.1:4222.
+	Listen string `koanf:"listen"`
+	// URL lists external NATS servers (comma-separated in one string, or a
+	// YAML list). When set nothing is embedded.
+	URL       []string  `koanf:"url"`
+	Prefix    string    `koanf:"prefix"` // default router
+	Cluster   Cluster   `koanf:"cluster"`
+	JetStream JetStream `koanf:"jetstream"`
+	Users     []User    `koanf:"users"`
+	// TLS for the embedded server's client port (extension).
+	TLS TLSFiles `koanf:"tls"`
+}
+
+// Cluster makes the embedded servers of several nodes one NATS cluster.
+type Cluster struct {
+	Name   string   `koanf:"name"`
+	Listen string   `koanf:"listen"`
+	Routes []string `koanf:"routes"`
+}
+
+// JetStream enables JetStream on the embedded server (for history).
+type JetStream struct {
+	Enabled  bool   `koanf:"enabled"`
+	StoreDir string `koanf:"store_dir"`
+	// Storage is file (default) or memory (extension).
+	Storage string `koanf:"storage"`
+}
+
+// User is a backend credential on the embedded NATS server.
+type User struct {
+	User     string `koanf:"user"`
+	Password string `koanf:"password"`
+	// Namespaces limits the user to P.{ns}.> of these namespaces (exact
+	// names); empty means everything.
+	Namespaces []string `koanf:"namespaces"`
+}
+
+// Limits bound what one client may do and cost.
+type Limits struct {
+	MaxFrameBytes     int           `koanf:"max_frame_bytes"`      // default 65536
+	MaxNameBytes      int           `koanf:"max_name_bytes"`       // default 128
+	MaxRoomsPerSocket int           `koanf:"max_rooms_per_socket"` // default 100
+	MaxConnections    int           `koanf:"max_connections"`      // default 100000
+	SendQueue         int           `koanf:"send_queue"`           // default 1024 frames
+	Rate              Rate          `koanf:"rate"`
+	AckTimeout        time.Duration `koanf:"ack_timeout"` // default 5s
+}
+
+// Rate is a token bucket of client frames per connection.
+type Rate struct {
+	PerSecond float64 `koanf:"per_second"` // default 100; 0 disables
+	Burst     int     `koanf:"burst"`      // default 200
+}
+
+// Auth holds the keys used by namespaces with auth: jwt.
+type Auth struct {
+	JWT JWT `koanf:"jwt"`
+}
+
+// JWT verifies client tokens: HS256 with Secret, or RS256/ES256 with the
+// public key in PublicKeyFile (PEM).
+type JWT struct {
+	Secret        string `koanf:"secret"`
+	PublicKeyFile string `koanf:"public_key_file"`
+}
+
+// Namespace is the policy of one namespace (or of every namespace matching a
+// glob key).
+type Namespace struct {
+	Auth           string   `koanf:"auth"`            // none (default), jwt, backend
+	ClientJoin     bool     `koanf:"client_join"`     // default true
+	ClientPublish  string   `koanf:"client_publish"`  // members (default), any, none
+	Direct         bool     `koanf:"direct"`          // default false
+	Presence       bool     `koanf:"presence"`        // default true
+	PresenceEvents bool     `koanf:"presence_events"` // default false
+	History        *History `koanf:"history"`         // nil: no history
+}
+
+// History keeps the last MaxMsgs events of each room for MaxAge (SPEC §5).
+type History struct {
+	MaxMsgs  int           `koanf:"max_msgs"`
+	MaxAge   time.Duration `koanf:"max_age"`
+	Replicas int           `koanf:"replicas"` // extension, default 1
+}
+
+// SocketIO is the Socket.IO compatibility endpoint (SPEC §7).
+type SocketIO struct {
+	Enabled bool   `koanf:"enabled"`
+	Path    string `koanf:"path"` // default /socket.io/
+	// Namespaces maps Socket.IO namespaces ("/", "/x") to routerd namespaces.
+	Namespaces map[string]string `koanf:"namespaces"`
+	// Events maps an event name to its routing action: join, leave, room,
+	// room_all, broadcast, broadcast_all, server.
+	Events map[string]string `koanf:"events"`
+}
+
+// Policy values.
+const (
+	AuthNone    = "none"
+	AuthJWT     = "jwt"
+	AuthBackend = "backend"
+
+	PublishMembers = "members"
+	PublishAny     = "any"
+	PublishNone    = "none"
+)

@@ -1,0 +1,130 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/spf13/pflag"
+)
+
+// Names of the flags that are not config keys.
+const (
+	FlagConfig  = "config"  // -c, --config FILE: the YAML file
+	FlagCheck   = "check"   // --check: validate the config and exit
+	FlagVersion = "version" // --version: print the version and exit
+)
+
+// NewFlagSet returns routerd's command-line flags, not yet parsed, with
+// pflag.ContinueOnError so the caller reports parse errors: -c/--config,
+// --check, --version, and one flag per scalar or list key named by its key
+// path (--http.listen, --limits.max_frame_bytes, --nats.url a,b). The
+// map-valued keys (namespaces, socketio.namespaces, socketio.events) and
+// nats.users have no flags. Flag defaults show the built-in defaults; a key
+// flag only overrides the file and the environment when it is given on the
+// command line.
+func NewFlagSet(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.StringP(FlagConfig, "c", "", "path to the YAML config file")
+	fs.Bool(FlagCheck, false, "validate the config (file, ROUTER_* environment and flags) and exit")
+	fs.Bool(FlagVersion, false, "print the version and exit")
+
+	def := reflect.ValueOf(Default())
+	help := flagHelp()
+	for _, l := range configLeaves() {
+		v := fieldByKey(def, l.key)
+		usage := help[l.key]
+		if usage == "" {
+			usage = "sets " + l.key
+		}
+		switch {
+		case l.typ == durationType:
+			fs.Duration(l.key, time.Duration(v.Int()), usage)
+		case l.typ.Kind() == reflect.String:
+			fs.String(l.key, v.String(), usage)
+		case l.typ.Kind() == reflect.Int:
+			fs.Int(l.key, int(v.Int()), usage)
+		case l.typ.Kind() == reflect.Float64:
+			fs.Float64(l.key, v.Float(), usage)
+		case l.typ.Kind() == reflect.Bool:
+			fs.Bool(l.key, v.Bool(), usage)
+		case isStringList(l.typ):
+			fs.StringSlice(l.key, v.Interface().([]string), usage+" (comma-separated)")
+		default:
+			panic(fmt.Sprintf("config: no flag type for key %s (%s)", l.key, l.typ))
+		}
+	}
+	return fs
+}
+
+// fieldByKey returns the field of struct v at the dotted key path.
+func fieldByKey(v reflect.Value, key string) reflect.Value {
+	for _, l := range strings.Split(key, ".") {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).Tag.Get("koanf") == l {
+				v = v.Field(i)
+				break
+			}
+		}
+	}
+	return v
+}
+
+// flagProvider returns the koanf provider for the key flags of fs that were
+// set on the command line; other flags are skipped.
+func flagProvider(fs *pflag.FlagSet, ko posflag.KoanfIntf) *posflag.Posflag {
+	keys := map[string]bool{}
+	for _, l := range configLeaves() {
+		keys[l.key] = true
+	}
+	return posflag.ProviderWithFlag(fs, ".", ko, func(f *pflag.Flag) (string, any) {
+		if !f.Changed || !keys[f.Name] {
+			return "", nil
+		}
+		return f.Name, posflag.FlagVal(fs, f)
+	})
+}
+
+// flagHelp returns the usage text of the key flags.
+func flagHelp() map[string]string {
+	return map[string]string{
+		"node.name":                   "node name, unique in the cluster",
+		"log.level":                   "log level: debug, info, warn or error",
+		"log.format":                  "log format: text or json",
+		"http.listen":                 "HTTP and WebSocket listen address (host:port)",
+		"http.ws_path":                "path of the WebSocket endpoint",
+		"http.ping_interval":          "interval between WebSocket pings",
+		"http.pong_timeout":           "close a connection whose pong is this late",
+		"http.allowed_origins":        "allowed Origin headers (empty: any)",
+		"http.handshake_timeout":      "bound on the WebSocket upgrade",
+		"http.tls.cert_file":          "PEM certificate chain for HTTPS/WSS",
+		"http.tls.key_file":           "PEM private key for HTTPS/WSS",
+		"http.pprof":                  "serve net/http/pprof under /debug/pprof/",
+		"nats.listen":                 "embedded NATS server client address (host:port)",
+		"nats.url":                    "external NATS server URLs; when set nothing is embedded",
+		"nats.prefix":                 "subject prefix",
+		"nats.cluster.name":           "embedded NATS cluster name",
+		"nats.cluster.listen":         "embedded NATS cluster route address (host:port)",
+		"nats.cluster.routes":         "routes to the other nodes (nats-route://host:port)",
+		"nats.jetstream.enabled":      "enable JetStream on the embedded server (for history)",
+		"nats.jetstream.store_dir":    "JetStream storage directory",
+		"nats.jetstream.storage":      "JetStream storage: file or memory",
+		"nats.tls.cert_file":          "PEM certificate chain for the embedded server's client port",
+		"nats.tls.key_file":           "PEM private key for the embedded server's client port",
+		"limits.max_frame_bytes":      "largest client message in bytes",
+		"limits.max_name_bytes":       "longest room name in bytes",
+		"limits.max_rooms_per_socket": "most rooms one socket may join",
+		"limits.max_connections":      "most open WebSocket connections",
+		"limits.send_queue":           "frames queued per connection before it is a slow consumer",
+		"limits.rate.per_second":      "client frames per second per connection (0: no limit)",
+		"limits.rate.burst":           "client frame burst per connection",
+		"limits.ack_timeout":          "how long a server-bound request waits for its reply",
+		"auth.jwt.secret":             "HS256 secret for jwt namespaces (visible in ps; prefer the file or ROUTER_AUTH_JWT_SECRET)",
+		"auth.jwt.public_key_file":    "PEM public key for RS256/ES256 jwt namespaces",
+		"socketio.enabled":            "serve the Socket.IO compatibility endpoint",
+		"socketio.path":               "path of the Socket.IO endpoint",
+	}
+}

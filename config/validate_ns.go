@@ -1,0 +1,112 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Socket.IO event routing actions (SPEC §7), the values of socketio.events.
+const (
+	ActionJoin         = "join"
+	ActionLeave        = "leave"
+	ActionRoom         = "room"
+	ActionRoomAll      = "room_all"
+	ActionBroadcast    = "broadcast"
+	ActionBroadcastAll = "broadcast_all"
+	ActionServer       = "server"
+)
+
+// maxEventLen bounds event names (SPEC §1).
+const maxEventLen = 64
+
+// validateAuth checks auth.jwt against the namespaces that use it.
+func (c *Config) validateAuth(p *Problems) {
+	j := c.Auth.JWT
+	var users []string
+	for key, ns := range c.Namespaces {
+		if ns.Auth == AuthJWT {
+			users = append(users, key)
+		}
+	}
+	slices.Sort(users)
+	switch {
+	case j.Secret != "" && j.PublicKeyFile != "":
+		p.add("auth.jwt", "set only one of auth.jwt.secret and auth.jwt.public_key_file")
+	case j.Secret == "" && j.PublicKeyFile == "" && len(users) > 0:
+		what := "namespace " + users[0] + " uses"
+		if len(users) > 1 {
+			what = "namespaces " + strings.Join(users, ", ") + " use"
+		}
+		p.add("auth.jwt", "%s auth jwt: set auth.jwt.secret or auth.jwt.public_key_file", what)
+	}
+	readable(p, "auth.jwt.public_key_file", j.PublicKeyFile)
+}
+
+// validateNamespaces checks every key and policy under namespaces.
+func (c *Config) validateNamespaces(p *Problems) {
+	jetStream := c.NATS.JetStream.Enabled || len(c.NATS.URL) > 0
+	for name, ns := range c.Namespaces {
+		key := "namespaces." + name
+		switch {
+		case isPattern(name):
+			if !ValidNamespacePattern(name) {
+				p.add(key, "invalid namespace pattern %q: want [A-Za-z0-9_-] with *, ? and [...] classes", name)
+			}
+		case !ValidNamespaceName(name):
+			p.add(key, "invalid namespace name %q: want 1 to 64 of [A-Za-z0-9_-], or a glob pattern", name)
+		}
+		oneOf(p, key+".auth", ns.Auth, AuthNone, AuthJWT, AuthBackend)
+		oneOf(p, key+".client_publish", ns.ClientPublish, PublishMembers, PublishAny, PublishNone)
+		if h := ns.History; h != nil {
+			if h.MaxMsgs < 1 {
+				p.add(key+".history.max_msgs", "must be at least 1")
+			}
+			if h.MaxAge < 0 {
+				p.add(key+".history.max_age", "must not be negative (0 keeps events until max_msgs drops them)")
+			}
+			between(p, key+".history.replicas", h.Replicas, 1, 5)
+			if !jetStream {
+				p.add(key+".history", "requires nats.jetstream.enabled (or an external nats.url with JetStream)")
+			}
+		}
+	}
+}
+
+// validateSocketIO checks socketio.*.
+func (c *Config) validateSocketIO(p *Problems) {
+	s := &c.SocketIO
+	absPath(p, "socketio.path", s.Path)
+	for sioNS, name := range s.Namespaces {
+		key := "socketio.namespaces." + sioNS
+		if !strings.HasPrefix(sioNS, "/") {
+			p.add(key, "Socket.IO namespace must start with \"/\"")
+		}
+		switch {
+		case !ValidNamespaceName(name):
+			p.add(key, "invalid namespace name %q", name)
+		default:
+			if _, ok := c.Namespace(name); !ok {
+				p.add(key, "namespace %q is not declared under namespaces", name)
+			}
+		}
+	}
+	for event, action := range s.Events {
+		key := "socketio.events." + event
+		if !validEventName(event) {
+			p.add(key, "invalid event name: want 1 to 64 bytes of UTF-8 without control characters, not starting with \"$\"")
+		}
+		oneOf(p, key, action, ActionJoin, ActionLeave, ActionRoom, ActionRoomAll,
+			ActionBroadcast, ActionBroadcastAll, ActionServer)
+	}
+}
+
+// validEventName reports whether s is a client event name (SPEC §1): 1..64
+// bytes of UTF-8, no control characters, not reserved ("$...").
+func validEventName(s string) bool {
+	if len(s) == 0 || len(s) > maxEventLen || !utf8.ValidString(s) || strings.HasPrefix(s, "$") {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
+}

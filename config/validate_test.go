@@ -1,0 +1,226 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "jwt.pem")
+	if err := os.WriteFile(key, []byte("-----BEGIN PUBLIC KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		yaml string
+		want []string // nil: valid
+	}{
+		// node, log, http
+		{name: "node name 64 bytes", yaml: "node: {name: " + strings.Repeat("n", 64) + "}"},
+		{name: "node name 65 bytes", yaml: "node: {name: " + strings.Repeat("n", 65) + "}",
+			want: []string{`node.name: invalid node name "` + strings.Repeat("n", 65) + `": want 1 to 64 of [A-Za-z0-9_-]`}},
+		{name: "empty node name", yaml: `node: {name: ""}`,
+			want: []string{`node.name: invalid node name "": want 1 to 64 of [A-Za-z0-9_-]`}},
+		{name: "log", yaml: "log: {level: warn, format: json}"},
+		{name: "log level", yaml: "log: {level: INFO}",
+			want: []string{`log.level: must be debug, info, warn or error, not "INFO"`}},
+		{name: "listen any host", yaml: `http: {listen: ":8080"}`},
+		{name: "listen ipv6", yaml: `http: {listen: "[::1]:0"}`},
+		{name: "listen without port", yaml: `http: {listen: "0.0.0.0"}`,
+			want: []string{`http.listen: invalid address "0.0.0.0": want host:port`}},
+		{name: "listen named port", yaml: `http: {listen: ":http"}`,
+			want: []string{`http.listen: invalid port in ":http": want 0 to 65535`}},
+		{name: "ws path", yaml: "http: {ws_path: \"\"}",
+			want: []string{`http.ws_path: must start with "/", not ""`}},
+		{name: "origins", yaml: `http: {allowed_origins: ["https://a.example", "http://b:3000"]}`},
+		{name: "origin with path", yaml: `http: {allowed_origins: ["https://a.example/app"]}`,
+			want: []string{`http.allowed_origins[0]: invalid origin "https://a.example/app": want scheme://host[:port]; leave the list empty to allow any origin`}},
+		{name: "tls pair", yaml: "http: {tls: {cert_file: " + key + ", key_file: " + key + "}}"},
+
+		// nats
+		{name: "external nats without listen", yaml: `nats: {url: "nats://a:4222", listen: ""}`},
+		{name: "no nats at all", yaml: `nats: {listen: ""}`,
+			want: []string{"nats.listen: must be set unless nats.url is set"}},
+		{name: "prefix tokens", yaml: "nats: {prefix: acme.router_1.x-y}"},
+		{name: "prefix wildcard", yaml: "nats: {prefix: \"router.>\"}",
+			want: []string{`nats.prefix: invalid subject prefix "router.>": want dot-separated tokens of [A-Za-z0-9_-], no wildcards`}},
+		{name: "prefix empty", yaml: `nats: {prefix: ""}`,
+			want: []string{`nats.prefix: invalid subject prefix "": want dot-separated tokens of [A-Za-z0-9_-], no wildcards`}},
+		{name: "prefix trailing dot", yaml: `nats: {prefix: "router."}`,
+			want: []string{`nats.prefix: invalid subject prefix "router.": want dot-separated tokens of [A-Za-z0-9_-], no wildcards`}},
+		{name: "url schemes", yaml: `nats: {url: [nats://u:p@a:4222, tls://b, ws://c:80, wss://d, e:4222]}`},
+		{name: "url scheme", yaml: `nats: {url: "http://a:4222"}`,
+			want: []string{`nats.url[0]: invalid URL "http://a:4222": want nats://, tls://, ws://, wss:// or host:port`}},
+		{name: "cluster", yaml: `nats: {cluster: {name: c, listen: ":6222", routes: [nats-route://a:6222, nats://b:6222]}}`},
+		{name: "cluster without name", yaml: `nats: {cluster: {listen: ":6222"}}`,
+			want: []string{"nats.cluster.name: required when nats.cluster.listen is set"}},
+		{name: "cluster with external nats", yaml: `nats: {url: "nats://a:4222", cluster: {name: c, listen: ":6222"}}`,
+			want: []string{"nats.cluster.listen: applies only to the embedded server, but nats.url is set"}},
+		{name: "users with external nats", yaml: `nats: {url: "nats://a:4222", users: [{user: a, password: b}]}`,
+			want: []string{"nats.users: applies only to the embedded server, but nats.url is set"}},
+		{name: "jetstream with external nats", yaml: `nats: {url: "nats://a:4222", jetstream: {enabled: true}}`},
+		{name: "storage", yaml: `nats: {jetstream: {storage: memory}}`},
+		{name: "bad storage", yaml: `nats: {jetstream: {storage: ""}}`,
+			want: []string{`nats.jetstream.storage: must be file or memory, not ""`}},
+		{name: "users", yaml: `nats: {users: [{user: a, password: b, namespaces: [x, "t-*", "t-[a-c]?"]}, {user: c, password: d}]}`},
+		{name: "user namespaces", yaml: `nats: {users: [{user: a, password: b, namespaces: ["a b"]}]}`,
+			want: []string{`nats.users[0].namespaces[0]: invalid namespace name or pattern "a b"`}},
+
+		// limits
+		{name: "limits at the bounds", yaml: `limits: {max_frame_bytes: 1024, max_name_bytes: 1024, max_rooms_per_socket: 1,
+  max_connections: 10000000, send_queue: 1, rate: {per_second: 0, burst: 0}, ack_timeout: 10m}`},
+		{name: "frame too large", yaml: "limits: {max_frame_bytes: 16777217}",
+			want: []string{"limits.max_frame_bytes: must be between 1024 and 16777216"}},
+		{name: "rate without burst", yaml: "limits: {rate: {per_second: 1, burst: 0}}",
+			want: []string{"limits.rate.burst: must be at least 1 when limits.rate.per_second is above 0"}},
+		{name: "ack timeout too long", yaml: "limits: {ack_timeout: 10m1s}",
+			want: []string{"limits.ack_timeout: must be at most 10m"}},
+		{name: "negative rate", yaml: "limits: {rate: {per_second: -1}}",
+			want: []string{"limits.rate.per_second: must be a finite number, 0 (no limit) or more"}},
+
+		// namespaces and auth
+		{name: "policies", yaml: `namespaces: {a: {auth: backend, client_publish: none}, "b-*": {client_publish: any}}`},
+		{name: "bad policy", yaml: `namespaces: {a: {client_publish: all}}`,
+			want: []string{`namespaces.a.client_publish: must be members, any or none, not "all"`}},
+		{name: "jwt secret", yaml: `auth: {jwt: {secret: s}}` + "\nnamespaces: {a: {auth: jwt}}"},
+		{name: "jwt key file", yaml: "auth: {jwt: {public_key_file: " + key + "}}\nnamespaces: {a: {auth: jwt}}"},
+		{name: "jwt without key", yaml: "namespaces: {a: {auth: jwt}}",
+			want: []string{"auth.jwt: namespace a uses auth jwt: set auth.jwt.secret or auth.jwt.public_key_file"}},
+		{name: "jwt key file missing", yaml: "auth: {jwt: {public_key_file: " + key + ".missing}}",
+			want: []string{"auth.jwt.public_key_file: stat " + key + ".missing: no such file or directory"}},
+		{name: "jwt key file is a directory", yaml: "auth: {jwt: {public_key_file: " + dir + "}}",
+			want: []string{"auth.jwt.public_key_file: " + dir + " is a directory"}},
+		{name: "history", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_msgs: 1, max_age: 1h, replicas: 5}}}"},
+		{name: "history defaults replicas", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_msgs: 1}}}"},
+		{name: "history without jetstream", yaml: "namespaces: {a: {history: {max_msgs: 1}}}",
+			want: []string{"namespaces.a.history: requires nats.jetstream.enabled (or an external nats.url with JetStream)"}},
+		{name: "history without max_msgs", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_age: 1h}}}",
+			want: []string{"namespaces.a.history.max_msgs: must be at least 1"}},
+		{name: "history replicas", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_msgs: 1, replicas: 0}}}",
+			want: []string{"namespaces.a.history.replicas: must be between 1 and 5"}},
+
+		// socketio
+		{name: "socketio", yaml: `namespaces: {chat: {}, "t-*": {}}
+socketio: {enabled: true, namespaces: {"/": chat, "/t": t-1}, events: {join: join, "a b": server}}`},
+		{name: "socketio undeclared namespace", yaml: `namespaces: {"t-*": {}}
+socketio: {namespaces: {"/": chat}}`,
+			want: []string{`socketio.namespaces./: namespace "chat" is not declared under namespaces`}},
+		{name: "socketio pattern as target", yaml: `namespaces: {"t-*": {}}
+socketio: {namespaces: {"/": "t-*"}}`,
+			want: []string{`socketio.namespaces./: invalid namespace name "t-*"`}},
+		{name: "socketio reserved event", yaml: `socketio: {events: {"$join": join}}`,
+			want: []string{`socketio.events.$join: invalid event name: want 1 to 64 bytes of UTF-8 without control characters, not starting with "$"`}},
+		{name: "socketio path", yaml: `socketio: {path: ""}`,
+			want: []string{`socketio.path: must start with "/", not ""`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadYAML(t, tt.yaml, nil)
+			if got := problemLines(t, err); !slices.Equal(got, tt.want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestValidateDefault(t *testing.T) {
+	t.Parallel()
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Default() is invalid:\n%v", err)
+	}
+	var zero Config
+	err := zero.Validate()
+	if got := len(problemLines(t, err)); got < 10 {
+		t.Errorf("zero Config has %d problems, want many:\n%v", got, err)
+	}
+}
+
+func TestHostNodeName(t *testing.T) {
+	t.Parallel()
+	if n := hostNodeName(); !ValidNamespaceName(n) {
+		t.Errorf("hostNodeName() = %q, not a valid node name", n)
+	}
+}
+
+func TestValidNamespaceName(t *testing.T) {
+	t.Parallel()
+	tests := map[string]bool{
+		"chat": true, "Chat_1-x": true, strings.Repeat("a", 64): true,
+		"": false, strings.Repeat("a", 65): false, "a.b": false, "a b": false, "a/b": false,
+		"t-*": false, "é": false,
+	}
+	for s, want := range tests {
+		if got := ValidNamespaceName(s); got != want {
+			t.Errorf("ValidNamespaceName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestValidNamespacePattern(t *testing.T) {
+	t.Parallel()
+	tests := map[string]bool{
+		"chat": true, "*": true, "tenant-*": true, "t-?": true, "t-[a-z]*": true, "t-[^0-9]": true,
+		"[ab]x": true, "a[-_]b": false, // "-" first in a class is malformed for path.Match
+		"": false, "[": false, "[]": false, "[^]": false, "a.*": false, "a/*": false, `a\*`: false,
+		"x^y": false, "t-[a.]": false, strings.Repeat("*", 257): false,
+	}
+	for s, want := range tests {
+		if got := ValidNamespacePattern(s); got != want {
+			t.Errorf("ValidNamespacePattern(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestNamespaceResolution(t *testing.T) {
+	t.Parallel()
+	mark := func(p string) Namespace {
+		ns := DefaultNamespace()
+		ns.ClientPublish = p // which key resolved
+		return ns
+	}
+	cfg := Config{Namespaces: map[string]Namespace{
+		"chat":       mark("chat"),
+		"*":          mark("*"),
+		"tenant-*":   mark("tenant-*"),
+		"tenant-a*":  mark("tenant-a*"),
+		"tenant-?b*": mark("tenant-?b*"),
+		"tenant-a?*": mark("tenant-a?*"),
+		"c*":         mark("c*"),
+	}}
+	tests := []struct {
+		name string
+		want string // "" means not found
+	}{
+		{"chat", "chat"},              // exact beats every glob
+		{"cat", "c*"},                 // longer than "*"
+		{"other", "*"},                // only "*"
+		{"tenant-x", "tenant-*"},      // the only tenant glob that matches
+		{"tenant-abc", "tenant-?b*"},  // "tenant-?b*" and "tenant-a?*" tie at 10 bytes: lexical order
+		{"tenant-acme", "tenant-a?*"}, // "tenant-?b*" does not match
+		{"tenant-a", "tenant-a*"},     // "tenant-a?*" needs one more byte
+		{"tenant-bb", "tenant-?b*"},   // longest match
+		{"a.b", ""},                   // not a namespace name
+		{"", ""},                      // not a namespace name
+		{strings.Repeat("x", 65), ""}, // not a namespace name
+	}
+	for _, tt := range tests {
+		ns, ok := cfg.Namespace(tt.name)
+		switch {
+		case tt.want == "" && ok:
+			t.Errorf("Namespace(%q) resolved to %q, want not found", tt.name, ns.ClientPublish)
+		case tt.want != "" && (!ok || ns.ClientPublish != tt.want):
+			t.Errorf("Namespace(%q) = %q, %v; want %q", tt.name, ns.ClientPublish, ok, tt.want)
+		}
+	}
+	var empty Config
+	if _, ok := empty.Namespace("chat"); ok {
+		t.Error("a config without namespaces resolves chat")
+	}
+}

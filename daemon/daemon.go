@@ -1,0 +1,231 @@
+// Package daemon assembles one routerd node: the embedded (or external)
+// NATS server, routerd's NATS connection, the router, the WebSocket bridge
+// and the HTTP server with its health, readiness and metrics endpoints.
+//
+// Lifecycle: New → Start (binds every port, returns once ready) → Shutdown
+// (closes WebSockets with 1001 after draining them, detaches every socket,
+// drains NATS, stops the embedded server). Run does all three around a
+// context.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/routerd/routerd/bridge"
+	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/metrics"
+	"github.com/routerd/routerd/router"
+)
+
+// Daemon is one routerd node.
+type Daemon struct {
+	cfg *config.Config
+	log *slog.Logger
+	reg *prometheus.Registry
+	m   *metrics.Metrics
+
+	ns     *server.Server // nil with an external NATS
+	nc     *nats.Conn
+	router *router.Router
+	bridge *bridge.Server
+	http   *http.Server
+	ln     net.Listener
+	failed chan error // the HTTP server stopped by itself
+}
+
+// New returns a daemon for a validated configuration.
+func New(cfg config.Config, log *slog.Logger) *Daemon {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Daemon{cfg: &cfg, log: log, reg: reg, m: metrics.New(reg), failed: make(chan error, 1)}
+}
+
+// NewLogger returns the slog logger the log config asks for, writing to w.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Start brings the node up: NATS, router, HTTP. On error everything started
+// so far is stopped again.
+func (d *Daemon) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			d.stopNATS()
+		}
+	}()
+	url := strings.Join(d.cfg.NATS.URL, ",")
+	if url == "" {
+		if d.ns, err = startEmbedded(d.cfg, d.log); err != nil {
+			return err
+		}
+		url = d.ns.ClientURL()
+		d.log.Info("embedded NATS ready", "url", url)
+	}
+	if d.nc, err = d.connect(url); err != nil {
+		return err
+	}
+	d.router = router.New(router.Options{Conn: d.nc, Config: d.cfg, Logger: d.log, Metrics: d.m})
+	if err = d.router.Start(ctx); err != nil {
+		return err
+	}
+	d.bridge = bridge.New(bridge.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m})
+	if d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
+		d.router.Close()
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	d.http = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		var err error
+		if t := d.cfg.HTTP.TLS; t.CertFile != "" {
+			err = d.http.ServeTLS(d.ln, t.CertFile, t.KeyFile)
+		} else {
+			err = d.http.Serve(d.ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			d.failed <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	d.log.Info("routerd ready", "node", d.cfg.Node.Name, "http", d.HTTPAddr(), "ws_path", d.cfg.HTTP.WSPath, "nats", d.NATSURL())
+	return nil
+}
+
+func (d *Daemon) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(d.cfg.HTTP.WSPath, d.bridge)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.nc.IsConnected() {
+			http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	if d.cfg.HTTP.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// HTTPAddr returns the address the HTTP server listens on.
+func (d *Daemon) HTTPAddr() string {
+	if d.ln == nil {
+		return ""
+	}
+	return d.ln.Addr().String()
+}
+
+// NATSURL returns the URL backends connect to: the embedded server's client
+// URL, or the external URLs.
+func (d *Daemon) NATSURL() string {
+	if d.ns != nil {
+		return d.ns.ClientURL()
+	}
+	return strings.Join(d.cfg.NATS.URL, ",")
+}
+
+// Failed reports a component that stopped by itself.
+func (d *Daemon) Failed() <-chan error { return d.failed }
+
+// Shutdown stops the node gracefully within ctx: no new connections; open
+// ones get what is queued and close 1001; every socket is detached with its
+// notices published; the NATS connection drains; the embedded server stops.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	if d.http != nil {
+		if err := d.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := d.bridge.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("websocket shutdown: %w", err))
+		}
+	}
+	if d.router != nil {
+		d.router.Close()
+	}
+	if err := d.drainNATS(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	d.stopNATS()
+	return errors.Join(errs...)
+}
+
+// drainNATS drains routerd's connection so everything published reaches
+// the server, and waits for it to close.
+func (d *Daemon) drainNATS(ctx context.Context) error {
+	if d.nc == nil || d.nc.IsClosed() {
+		return nil
+	}
+	closed := make(chan struct{})
+	d.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := d.nc.Drain(); err != nil {
+		d.nc.Close()
+		return fmt.Errorf("drain nats: %w", err)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		d.nc.Close()
+		return fmt.Errorf("drain nats: %w", ctx.Err())
+	}
+}
+
+func (d *Daemon) stopNATS() {
+	if d.nc != nil && !d.nc.IsClosed() {
+		d.nc.Close()
+	}
+	if d.ns != nil {
+		d.ns.Shutdown()
+		d.ns.WaitForShutdown()
+	}
+}
+
+// Run starts the daemon, serves until ctx ends or a component fails, then
+// shuts down within shutdownTimeout.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, shutdownTimeout time.Duration) error {
+	d := New(cfg, log)
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-d.Failed():
+		log.Error("component failed, shutting down", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return errors.Join(runErr, d.Shutdown(sctx))
+}

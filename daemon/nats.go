@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/config"
+)
+
+// natsLogger sends nats-server's logs to slog. Fatalf only logs: the
+// server's own default would exit the process.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+
+// readyTimeout bounds the embedded server's start.
+const readyTimeout = 10 * time.Second
+
+// hostPort splits host:port; port 0 means "any free port", which
+// nats-server spells -1.
+func hostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", p, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// serverOptions maps the config to the embedded server's options.
+func serverOptions(cfg *config.Config) (*server.Options, error) {
+	host, port, err := hostPort(cfg.NATS.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats.listen: %w", err)
+	}
+	o := &server.Options{
+		ServerName: cfg.Node.Name,
+		Host:       host,
+		Port:       port,
+		NoSigs:     true,
+		MaxPayload: maxPayload(cfg.Limits.MaxFrameBytes),
+	}
+	if c := cfg.NATS.Cluster; c.Listen != "" {
+		o.Cluster.Name = c.Name
+		if o.Cluster.Host, o.Cluster.Port, err = hostPort(c.Listen); err != nil {
+			return nil, fmt.Errorf("nats.cluster.listen: %w", err)
+		}
+		if len(c.Routes) > 0 {
+			o.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
+		}
+	}
+	if js := cfg.NATS.JetStream; js.Enabled {
+		o.JetStream = true
+		o.StoreDir = js.StoreDir
+	}
+	return o, nil
+}
+
+// maxPayload leaves room for the largest client frame plus headers.
+func maxPayload(maxFrame int) int32 {
+	const floor = 1 << 20
+	if p := 2 * maxFrame; p > floor {
+		return int32(p)
+	}
+	return floor
+}
+
+// startEmbedded starts the embedded nats-server and waits until it accepts
+// connections.
+func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, error) {
+	opts, err := serverOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{log.With("component", "nats-server")}, cfg.Log.Level == "debug", false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(readyTimeout) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready for connections within %s (is %s free?)", readyTimeout, cfg.NATS.Listen)
+	}
+	return ns, nil
+}
+
+// connect opens routerd's own NATS connection, reconnecting forever.
+func (d *Daemon) connect(url string) (*nats.Conn, error) {
+	log := d.log.With("component", "nats")
+	nc, err := nats.Connect(url,
+		nats.Name("routerd "+d.cfg.Node.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			d.m.NATSConnected(false)
+			log.Warn("disconnected from NATS", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			d.m.NATSConnected(true)
+			log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Error("NATS async error", "subject", subject, "err", err)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	d.m.NATSConnected(true)
+	return nc, nil
+}

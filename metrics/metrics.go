@@ -1,0 +1,198 @@
+// Package metrics holds routerd's Prometheus collectors. A nil *Metrics
+// records nothing, so packages can be used without metrics in tests.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics is the set of routerd's collectors, registered on one registry.
+type Metrics struct {
+	connections   prometheus.Gauge
+	refused       *prometheus.CounterVec
+	sockets       *prometheus.GaugeVec
+	namespaces    prometheus.Gauge
+	rooms         prometheus.Gauge
+	framesIn      *prometheus.CounterVec
+	framesOut     *prometheus.CounterVec
+	published     *prometheus.CounterVec
+	deliveries    prometheus.Counter
+	dropped       *prometheus.CounterVec
+	closes        *prometheus.CounterVec
+	errors        *prometheus.CounterVec
+	natsConnected prometheus.Gauge
+	ackRTT        prometheus.Histogram
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "routerd_connections", Help: "Open WebSocket connections."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_connections_refused_total", Help: "Connections refused before or at the upgrade, by reason."}, []string{"reason"}),
+		sockets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "routerd_sockets", Help: "Attached sockets by namespace."}, []string{"namespace"}),
+		namespaces: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "routerd_namespaces", Help: "Namespaces with local sockets."}),
+		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "routerd_rooms", Help: "Rooms with local members (one NATS subscription each)."}),
+		framesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_frames_in_total", Help: "Client frames received, by type."}, []string{"type"}),
+		framesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_frames_out_total", Help: "Frames sent to clients other than events, by type."}, []string{"type"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_published_total", Help: "Messages published to NATS for clients, by namespace."}, []string{"namespace"}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "routerd_deliveries_total", Help: "Event frames queued to sockets."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_dropped_total", Help: "Messages dropped, by reason."}, []string{"reason"}),
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_closes_total", Help: "Connections closed by the server, by reason."}, []string{"reason"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_errors_total", Help: "Error frames sent to clients, by code."}, []string{"code"}),
+		natsConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "routerd_nats_connected", Help: "1 while connected to NATS."}),
+		ackRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "routerd_ack_roundtrip_seconds", Help: "Round trip of server-bound requests to backends.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
+	}
+	reg.MustRegister(m.connections, m.refused, m.sockets, m.namespaces, m.rooms, m.framesIn, m.framesOut,
+		m.published, m.deliveries, m.dropped, m.closes, m.errors, m.natsConnected, m.ackRTT)
+	return m
+}
+
+// ConnectionOpened counts an accepted connection.
+func (m *Metrics) ConnectionOpened() {
+	if m != nil {
+		m.connections.Inc()
+	}
+}
+
+// ConnectionClosed counts a connection gone.
+func (m *Metrics) ConnectionClosed() {
+	if m != nil {
+		m.connections.Dec()
+	}
+}
+
+// Refused counts a connection refused for reason.
+func (m *Metrics) Refused(reason string) {
+	if m != nil {
+		m.refused.WithLabelValues(reason).Inc()
+	}
+}
+
+// SocketUp counts a socket attached to ns.
+func (m *Metrics) SocketUp(ns string) {
+	if m != nil {
+		m.sockets.WithLabelValues(ns).Inc()
+	}
+}
+
+// SocketDown counts a socket detached from ns.
+func (m *Metrics) SocketDown(ns string) {
+	if m != nil {
+		m.sockets.WithLabelValues(ns).Dec()
+	}
+}
+
+// NamespaceUp counts a namespace that got its first local socket.
+func (m *Metrics) NamespaceUp(ns string) {
+	if m != nil {
+		m.namespaces.Inc()
+	}
+}
+
+// NamespaceDown counts a namespace whose last local socket left; its
+// per-namespace series are dropped.
+func (m *Metrics) NamespaceDown(ns string) {
+	if m != nil {
+		m.namespaces.Dec()
+		m.sockets.DeleteLabelValues(ns)
+		m.published.DeleteLabelValues(ns)
+	}
+}
+
+// RoomUp counts a room that got its first local member.
+func (m *Metrics) RoomUp() {
+	if m != nil {
+		m.rooms.Inc()
+	}
+}
+
+// RoomDown counts a room whose last local member left.
+func (m *Metrics) RoomDown() {
+	if m != nil {
+		m.rooms.Dec()
+	}
+}
+
+// FrameIn counts a client frame of type t.
+func (m *Metrics) FrameIn(t string) {
+	if m != nil {
+		m.framesIn.WithLabelValues(t).Inc()
+	}
+}
+
+// FrameOut counts a non-event frame of type t sent to a client.
+func (m *Metrics) FrameOut(t string) {
+	if m != nil {
+		m.framesOut.WithLabelValues(t).Inc()
+	}
+}
+
+// Published counts a message published to NATS for a client of ns.
+func (m *Metrics) Published(ns string) {
+	if m != nil {
+		m.published.WithLabelValues(ns).Inc()
+	}
+}
+
+// Delivered counts n event frames queued to sockets.
+func (m *Metrics) Delivered(n int) {
+	if m != nil && n > 0 {
+		m.deliveries.Add(float64(n))
+	}
+}
+
+// Dropped counts a message dropped for reason.
+func (m *Metrics) Dropped(reason string) {
+	if m != nil {
+		m.dropped.WithLabelValues(reason).Inc()
+	}
+}
+
+// Closed counts a connection the server closed for reason.
+func (m *Metrics) Closed(reason string) {
+	if m != nil {
+		m.closes.WithLabelValues(reason).Inc()
+	}
+}
+
+// Error counts an error frame with code.
+func (m *Metrics) Error(code string) {
+	if m != nil {
+		m.errors.WithLabelValues(code).Inc()
+	}
+}
+
+// NATSConnected records the NATS connection state.
+func (m *Metrics) NATSConnected(up bool) {
+	if m != nil {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		m.natsConnected.Set(v)
+	}
+}
+
+// AckRoundTrip records the round trip of one server-bound request.
+func (m *Metrics) AckRoundTrip(d time.Duration) {
+	if m != nil {
+		m.ackRTT.Observe(d.Seconds())
+	}
+}

@@ -1,0 +1,179 @@
+package router
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+)
+
+// ctlRequest is the body of a control request (SPEC §3).
+type ctlRequest struct {
+	SID    *string `json:"sid"`
+	User   *string `json:"user"`
+	Room   *string `json:"room"`
+	Reason *string `json:"reason"` // disconnect: the reason clients see (extension)
+}
+
+// ctlRoom is one entry of a rooms reply.
+type ctlRoom struct {
+	Room    string `json:"room"`
+	Members int    `json:"members"`
+}
+
+// ctlError is the reply to a control request that failed.
+type ctlError struct {
+	OK    bool   `json:"ok"`
+	Error *Error `json:"error"`
+}
+
+// MarshalJSON writes an Error as {"code":..,"message":..}.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Code    Code   `json:"code"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *Error) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Code    Code   `json:"code"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	e.Code, e.Message = v.Code, v.Message
+	return nil
+}
+
+// defaultKickReason is the reason of a ctl disconnect that names none.
+const defaultKickReason = "kicked"
+
+// handleCtl answers P.{ns}.ctl.{op}. One node (of the queue group) takes
+// each request and gathers the answer from every node.
+func (r *Router) handleCtl(m *nats.Msg) {
+	reply, err := r.ctl(m)
+	var body []byte
+	if err != nil {
+		body = marshal(ctlError{Error: AsError(err)})
+	} else {
+		body = marshal(reply)
+	}
+	if m.Reply == "" {
+		return
+	}
+	if err := m.Respond(body); err != nil {
+		r.log.Warn("answer ctl request", "subject", m.Subject, "err", err)
+	}
+}
+
+func (r *Router) ctl(m *nats.Msg) (any, error) {
+	rest := strings.TrimPrefix(m.Subject, r.subj.prefix+".")
+	ns, op, _ := strings.Cut(strings.Replace(rest, "."+kindCtl+".", "\x00", 1), "\x00")
+	if _, err := r.policy(ns); err != nil {
+		return nil, err
+	}
+	var req ctlRequest
+	if len(strings.TrimSpace(string(m.Data))) > 0 {
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			return nil, Errorf(CodeBadFrame, "control request body must be a JSON object: %v", err)
+		}
+	}
+	sreq := scatterRequest{NS: ns, Op: op}
+	switch op {
+	case "join", "leave":
+		if err := r.ctlTarget(&req, &sreq, false); err != nil {
+			return nil, err
+		}
+		if req.Room == nil {
+			return nil, Errorf(CodeBadFrame, "%s needs room", op)
+		}
+		if err := r.validRoom(*req.Room); err != nil {
+			return nil, err
+		}
+		sreq.Room = *req.Room
+	case "disconnect":
+		if err := r.ctlTarget(&req, &sreq, true); err != nil {
+			return nil, err
+		}
+		sreq.Reason = defaultKickReason
+		if req.Reason != nil && *req.Reason != "" {
+			sreq.Reason = *req.Reason
+		}
+	case "presence":
+		if req.Room == nil {
+			return nil, Errorf(CodeBadFrame, "presence needs room")
+		}
+		if err := r.validRoom(*req.Room); err != nil {
+			return nil, err
+		}
+		members, err := r.clusterPresence(r.ctx, ns, *req.Room)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ok": true, "members": members}, nil
+	case "rooms":
+		reps, err := r.gather(r.ctx, sreq)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ok": true, "rooms": mergeRooms(reps)}, nil
+	default:
+		return nil, Errorf(CodeUnknownType, "unknown control operation %q", op)
+	}
+	reps, err := r.gather(r.ctx, sreq)
+	if err != nil {
+		return nil, err
+	}
+	count := 0
+	for _, rep := range reps {
+		count += rep.Count
+	}
+	return map[string]any{"ok": true, "count": count}, nil
+}
+
+// ctlTarget checks that a request names exactly one of sid and user (or,
+// where allowed, room) and copies it.
+func (r *Router) ctlTarget(req *ctlRequest, sreq *scatterRequest, roomOK bool) error {
+	n := 0
+	if req.SID != nil {
+		n++
+		sreq.SID = *req.SID
+	}
+	if req.User != nil {
+		n++
+		sreq.User = *req.User
+	}
+	if roomOK && req.Room != nil {
+		n++
+		if err := r.validRoom(*req.Room); err != nil {
+			return err
+		}
+		sreq.Room = *req.Room
+	}
+	if n != 1 || (req.SID != nil && *req.SID == "") || (req.User != nil && *req.User == "") {
+		if roomOK {
+			return Errorf(CodeBadFrame, "name exactly one of sid, user and room")
+		}
+		return Errorf(CodeBadFrame, "name exactly one of sid and user")
+	}
+	return nil
+}
+
+func mergeRooms(reps []scatterReply) []ctlRoom {
+	sum := map[string]int{}
+	for _, rep := range reps {
+		for room, n := range rep.Rooms {
+			sum[room] += n
+		}
+	}
+	out := make([]ctlRoom, 0, len(sum))
+	for room, n := range sum {
+		out = append(out, ctlRoom{Room: room, Members: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Room < out[j].Room })
+	return out
+}

@@ -1,0 +1,183 @@
+package router
+
+import (
+	"encoding/json"
+
+	"github.com/nats-io/nats.go"
+)
+
+// dispatchLoop delivers the messages of one shard until the router closes.
+func (r *Router) dispatchLoop(ch chan *nats.Msg) {
+	defer r.wg.Done()
+	for {
+		select {
+		case m := <-ch:
+			r.dispatch(m)
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// dispatch delivers one NATS message to the local sockets it is for. Every
+// lookup checks that the message came through the subscription that is live
+// now: a message still queued for a subscription that was replaced (a room
+// emptied and filled again) is dropped rather than delivered twice.
+func (r *Router) dispatch(m *nats.Msg) {
+	p, ok := r.subj.parse(m.Subject)
+	if !ok {
+		return
+	}
+	sp := r.lookupSpace(p.ns)
+	if sp == nil {
+		return
+	}
+	switch p.kind {
+	case kindRoom:
+		r.dispatchRoom(sp, p, m)
+	case kindPresence:
+		r.dispatchPresence(sp, p, m)
+	case kindSocket:
+		r.dispatchSocket(sp, p, m)
+	case kindUser:
+		r.dispatchUser(sp, p, m)
+	case kindBroadcast:
+		r.dispatchBroadcast(sp, p, m)
+	}
+}
+
+// eventName decodes and checks the event token of a delivered subject.
+func (r *Router) eventName(tok string) (string, bool) {
+	name, err := Unescape(tok)
+	if err != nil || !ValidEventName(name) {
+		r.m.Dropped("bad_subject")
+		return "", false
+	}
+	return name, true
+}
+
+// deliver queues ev on every socket of list except the one named exclude.
+func (r *Router) deliver(list []*Socket, ev *Event, exclude string) {
+	fc := frameCache{ev: ev}
+	n := 0
+	for _, s := range list {
+		if s.sid == exclude {
+			continue
+		}
+		s.conn.Send(fc.get(s.conn.Codec()))
+		n++
+	}
+	r.m.Delivered(n)
+}
+
+func (r *Router) roomOf(sp *space, tok string) (*room, string) {
+	name, err := Unescape(tok)
+	if err != nil {
+		return nil, ""
+	}
+	sp.mu.RLock()
+	rm := sp.rooms[name]
+	sp.mu.RUnlock()
+	return rm, name
+}
+
+func (r *Router) dispatchRoom(sp *space, p parsed, m *nats.Msg) {
+	rm, name := r.roomOf(sp, p.target)
+	if rm == nil || rm.sub != m.Sub {
+		return
+	}
+	event, ok := r.eventName(p.event)
+	if !ok {
+		return
+	}
+	ev := &Event{NS: sp.name, Room: name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
+	exclude := header(m.Header, "Router-Exclude")
+	rm.mu.RLock()
+	r.deliver(rm.members, ev, exclude)
+	rm.mu.RUnlock()
+}
+
+// dispatchPresence turns a presence notice into $join / $leave events for
+// the other local members of the room.
+func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
+	rm, name := r.roomOf(sp, p.target)
+	if rm == nil || rm.pres != m.Sub {
+		return
+	}
+	var n presenceNotice
+	if json.Unmarshal(m.Data, &n) != nil || n.SID == "" {
+		r.m.Dropped("bad_presence")
+		return
+	}
+	var event string
+	switch n.Action {
+	case "join":
+		event = "$join"
+	case "leave":
+		event = "$leave"
+	default:
+		r.m.Dropped("bad_presence")
+		return
+	}
+	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(Member{SID: n.SID, User: n.User})}
+	rm.mu.RLock()
+	r.deliver(rm.members, ev, n.SID)
+	rm.mu.RUnlock()
+}
+
+func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {
+	sp.mu.RLock()
+	s := sp.sockets[p.target]
+	sp.mu.RUnlock()
+	if s == nil || s.sub != m.Sub {
+		return
+	}
+	event, ok := r.eventName(p.event)
+	if !ok {
+		return
+	}
+	ev := &Event{NS: sp.name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
+	r.deliver([]*Socket{s}, ev, "")
+}
+
+func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
+	user, err := Unescape(p.target)
+	if err != nil {
+		return
+	}
+	event, ok := r.eventName(p.event)
+	if !ok {
+		return
+	}
+	ev := &Event{NS: sp.name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
+	exclude := header(m.Header, "Router-Exclude")
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	if g := sp.users[user]; g != nil && g.sub == m.Sub {
+		r.deliver(g.sockets, ev, exclude)
+	}
+}
+
+func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
+	event, ok := r.eventName(p.event)
+	if !ok {
+		return
+	}
+	ev := &Event{NS: sp.name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
+	exclude := header(m.Header, "Router-Exclude")
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	if sp.bcast != m.Sub {
+		return
+	}
+	fc := frameCache{ev: ev}
+	n := 0
+	for sid, s := range sp.sockets {
+		if sid == exclude {
+			continue
+		}
+		s.conn.Send(fc.get(s.conn.Codec()))
+		n++
+	}
+	r.m.Delivered(n)
+}

@@ -1,0 +1,248 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Node heartbeats: every node publishes P.$routerd.hb every
+// heartbeatInterval and counts a node it has not heard from for nodeExpiry
+// as gone. Cluster-wide answers (presence, ctl) are gathered from every node
+// in the table.
+const (
+	heartbeatInterval = 2 * time.Second
+	nodeExpiry        = 3 * heartbeatInterval
+	gatherTimeout     = 2 * time.Second
+)
+
+// heartbeat is the payload of P.$routerd.hb.
+type heartbeat struct {
+	ID      string `json:"id"`   // instance id, new at every start
+	Node    string `json:"node"` // node name
+	Probe   bool   `json:"probe,omitempty"`
+	Leaving bool   `json:"leaving,omitempty"`
+}
+
+// nodeTable tracks the routerd nodes sharing the bus.
+type nodeTable struct {
+	r    *Router
+	id   string
+	done chan struct{}
+
+	mu   sync.Mutex
+	seen map[string]time.Time // last heartbeat by instance id; guarded by mu
+	subs []*nats.Subscription
+}
+
+func newNodeTable(r *Router) *nodeTable {
+	return &nodeTable{r: r, id: newSID(), done: make(chan struct{}), seen: make(map[string]time.Time)}
+}
+
+func (t *nodeTable) start() error {
+	r := t.r
+	hb, err := r.nc.Subscribe(r.subj.sys("hb"), t.handleHeartbeat)
+	if err != nil {
+		return fmt.Errorf("router: subscribe heartbeats: %w", err)
+	}
+	sc, err := r.nc.Subscribe(r.subj.sys("ctl"), r.handleScatter)
+	if err != nil {
+		_ = hb.Unsubscribe()
+		return fmt.Errorf("router: subscribe node requests: %w", err)
+	}
+	t.subs = []*nats.Subscription{hb, sc}
+	t.publish(heartbeat{Probe: true})
+	r.wg.Add(1)
+	go t.loop()
+	return nil
+}
+
+func (t *nodeTable) stop() {
+	select {
+	case <-t.done:
+		return
+	default:
+	}
+	close(t.done)
+	t.publish(heartbeat{Leaving: true})
+	for _, s := range t.subs {
+		_ = s.Unsubscribe()
+	}
+}
+
+func (t *nodeTable) publish(h heartbeat) {
+	h.ID, h.Node = t.id, t.r.node
+	if err := t.r.nc.Publish(t.r.subj.sys("hb"), marshal(h)); err != nil {
+		t.r.log.Warn("publish heartbeat", "err", err)
+	}
+}
+
+func (t *nodeTable) loop() {
+	defer t.r.wg.Done()
+	tick := time.NewTicker(heartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.done:
+			return
+		case now := <-tick.C:
+			t.publish(heartbeat{})
+			t.mu.Lock()
+			for id, last := range t.seen {
+				if now.Sub(last) > nodeExpiry {
+					delete(t.seen, id)
+					t.r.log.Info("node gone", "id", id)
+				}
+			}
+			t.mu.Unlock()
+		}
+	}
+}
+
+func (t *nodeTable) handleHeartbeat(m *nats.Msg) {
+	var h heartbeat
+	if json.Unmarshal(m.Data, &h) != nil || h.ID == "" || h.ID == t.id {
+		return
+	}
+	t.mu.Lock()
+	_, known := t.seen[h.ID]
+	if h.Leaving {
+		delete(t.seen, h.ID)
+	} else {
+		t.seen[h.ID] = time.Now()
+	}
+	t.mu.Unlock()
+	if !known && !h.Leaving {
+		t.r.log.Info("node joined", "node", h.Node, "id", h.ID)
+	}
+	if h.Probe {
+		t.publish(heartbeat{})
+	}
+}
+
+// count is the number of live nodes, this one included.
+func (t *nodeTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.seen) + 1
+}
+
+// scatterRequest asks every node to act on its local sockets.
+type scatterRequest struct {
+	NS     string `json:"ns"`
+	Op     string `json:"op"`
+	SID    string `json:"sid,omitempty"`
+	User   string `json:"user,omitempty"`
+	Room   string `json:"room,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// scatterReply is one node's answer to a scatterRequest.
+type scatterReply struct {
+	ID      string         `json:"id"`
+	Node    string         `json:"node"`
+	Count   int            `json:"count"`
+	Members []Member       `json:"members,omitempty"`
+	Rooms   map[string]int `json:"rooms,omitempty"`
+	Error   *Error         `json:"error,omitempty"`
+}
+
+// gather sends req to every node and collects one reply from each node in
+// the table, or what arrived within gatherTimeout.
+func (r *Router) gather(ctx context.Context, req scatterRequest) ([]scatterReply, error) {
+	inbox := nats.NewInbox()
+	sub, err := r.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, natsError(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := r.nc.PublishMsg(&nats.Msg{Subject: r.subj.sys("ctl"), Reply: inbox, Data: marshal(req)}); err != nil {
+		return nil, natsError(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, gatherTimeout)
+	defer cancel()
+	want := r.nodes.count()
+	seen := make(map[string]bool, want)
+	var out []scatterReply
+	for len(seen) < want {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if len(out) == 0 {
+				return nil, Errorf(CodeUnavailable, "no node answered")
+			}
+			r.log.Warn("cluster request incomplete", "op", req.Op, "answered", len(seen), "expected", want)
+			break
+		}
+		var rep scatterReply
+		if json.Unmarshal(m.Data, &rep) != nil || seen[rep.ID] {
+			continue
+		}
+		seen[rep.ID] = true
+		out = append(out, rep)
+	}
+	return out, nil
+}
+
+// clusterPresence lists the members of a room on every node.
+func (r *Router) clusterPresence(ctx context.Context, ns, room string) ([]Member, error) {
+	reps, err := r.gather(ctx, scatterRequest{NS: ns, Op: "presence", Room: room})
+	if err != nil {
+		return nil, err
+	}
+	members := []Member{}
+	for _, rep := range reps {
+		members = append(members, rep.Members...)
+	}
+	return members, nil
+}
+
+// handleScatter answers a scatterRequest for this node's sockets.
+func (r *Router) handleScatter(m *nats.Msg) {
+	var req scatterRequest
+	rep := scatterReply{ID: r.nodes.id, Node: r.node}
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		rep.Error = Errorf(CodeBadFrame, "bad node request: %v", err)
+	} else {
+		r.local(r.ctx, req, &rep)
+	}
+	if err := m.Respond(marshal(rep)); err != nil {
+		r.log.Warn("answer node request", "err", err)
+	}
+}
+
+// local carries out req on this node's sockets.
+func (r *Router) local(ctx context.Context, req scatterRequest, rep *scatterReply) {
+	selected := func(s *Socket) bool {
+		return (req.SID != "" && s.sid == req.SID) || (req.User != "" && s.id.User == req.User) ||
+			(req.Room != "" && req.SID == "" && req.User == "" && s.rooms[req.Room] != nil) // sp.mu is held by localSockets
+	}
+	switch req.Op {
+	case "presence":
+		rep.Members = r.localMembers(req.NS, req.Room)
+	case "rooms":
+		rep.Rooms = r.localRooms(req.NS)
+	case "join":
+		for _, s := range r.localSockets(req.NS, selected) {
+			if _, err := r.joinRoom(ctx, s, req.Room); err == nil {
+				rep.Count++
+			}
+		}
+	case "leave":
+		for _, s := range r.localSockets(req.NS, selected) {
+			if r.leaveRoom(s, req.Room) {
+				rep.Count++
+			}
+		}
+	case "disconnect":
+		for _, s := range r.localSockets(req.NS, selected) {
+			s.detach(req.Reason, true)
+			rep.Count++
+		}
+	default:
+		rep.Error = Errorf(CodeUnknownType, "unknown node request %q", req.Op)
+	}
+}

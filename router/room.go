@@ -1,0 +1,189 @@
+package router
+
+import (
+	"context"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+)
+
+// room is a room with local members on this node, and its subscriptions:
+// one to the room's events and, where the namespace has presence events, one
+// to its presence notices. A room exists while it has local members.
+type room struct {
+	name string
+	sub  *nats.Subscription // P.{ns}.room.{room}.*; immutable
+	pres *nats.Subscription // P.{ns}.presence.{room}; nil without presence events; immutable
+
+	ready chan struct{} // closed once the server confirmed the subscriptions
+	err   error         // written before ready is closed
+
+	mu      sync.RWMutex
+	members []*Socket       // guarded by mu
+	index   map[*Socket]int // position in members; guarded by mu
+}
+
+func (rm *room) add(s *Socket) {
+	rm.mu.Lock()
+	rm.index[s] = len(rm.members)
+	rm.members = append(rm.members, s)
+	rm.mu.Unlock()
+}
+
+// remove takes s out and reports how many members are left.
+func (rm *room) remove(s *Socket) int {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	i, ok := rm.index[s]
+	if !ok {
+		return len(rm.members)
+	}
+	last := len(rm.members) - 1
+	moved := rm.members[last]
+	rm.members[i] = moved
+	rm.index[moved] = i
+	rm.members[last] = nil
+	rm.members = rm.members[:last]
+	delete(rm.index, s)
+	return len(rm.members)
+}
+
+// roomKey is the dispatcher key of a room: its events and presence notices
+// go through one goroutine, in order.
+func roomKey(ns, name string) string { return ns + "\x00r" + name }
+
+// joinRoom puts s in the room called name, subscribing to the room when it
+// is the first local member, and publishes the presence notice. It returns
+// whether s was not a member before. It applies no client policy.
+func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, error) {
+	sp := s.sp
+	sp.mu.Lock()
+	if s.detached {
+		sp.mu.Unlock()
+		return false, Errorf(CodeNotConnected, "socket is disconnected")
+	}
+	if rm, ok := s.rooms[name]; ok {
+		sp.mu.Unlock()
+		<-rm.ready
+		return false, nil
+	}
+	if len(s.rooms) >= r.cfg.Limits.MaxRoomsPerSocket {
+		sp.mu.Unlock()
+		return false, Errorf(CodeLimitExceeded, "a socket may be in at most %d rooms", r.cfg.Limits.MaxRoomsPerSocket)
+	}
+	rm := sp.rooms[name]
+	first := rm == nil
+	if first {
+		var err error
+		if rm, err = r.openRoom(sp, name); err != nil {
+			sp.mu.Unlock()
+			return false, err
+		}
+		sp.rooms[name] = rm
+	}
+	rm.add(s)
+	s.rooms[name] = rm
+	sp.mu.Unlock()
+
+	if first {
+		rm.err = r.flush(ctx)
+		close(rm.ready)
+	} else {
+		<-rm.ready
+	}
+	if rm.err != nil {
+		r.dropMember(s, name)
+		return false, rm.err
+	}
+	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "join", SID: s.sid, User: s.id.User, Node: r.node})
+	return true, nil
+}
+
+// openRoom subscribes to a room. space.mu must be held.
+func (r *Router) openRoom(sp *space, name string) (*room, error) {
+	tok := Escape(name)
+	ch := r.shardFor(roomKey(sp.name, name))
+	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int)}
+	var err error
+	if rm.sub, err = r.nc.ChanSubscribe(r.subj.roomSub(sp.name, tok), ch); err != nil {
+		return nil, natsError(err)
+	}
+	if sp.policy.PresenceEvents {
+		if rm.pres, err = r.nc.ChanSubscribe(r.subj.presenceSub(sp.name, tok), ch); err != nil {
+			_ = rm.sub.Unsubscribe()
+			return nil, natsError(err)
+		}
+	}
+	r.m.RoomUp()
+	return rm, nil
+}
+
+// leaveRoom takes s out of the room called name and publishes the presence
+// notice. It reports whether s was a member.
+func (r *Router) leaveRoom(s *Socket, name string) bool {
+	if !r.dropMember(s, name) {
+		return false
+	}
+	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "leave", SID: s.sid, User: s.id.User, Node: r.node})
+	return true
+}
+
+// dropMember takes s out of the room called name, closing the room when it
+// was the last local member.
+func (r *Router) dropMember(s *Socket, name string) bool {
+	sp := s.sp
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	rm, ok := s.rooms[name]
+	if !ok {
+		return false
+	}
+	delete(s.rooms, name)
+	if rm.remove(s) == 0 {
+		delete(sp.rooms, name)
+		_ = rm.sub.Unsubscribe()
+		if rm.pres != nil {
+			_ = rm.pres.Unsubscribe()
+		}
+		r.m.RoomDown()
+	}
+	return true
+}
+
+// localMembers lists the members of room in ns on this node.
+func (r *Router) localMembers(ns, name string) []Member {
+	sp := r.lookupSpace(ns)
+	if sp == nil {
+		return nil
+	}
+	sp.mu.RLock()
+	rm := sp.rooms[name]
+	sp.mu.RUnlock()
+	if rm == nil {
+		return nil
+	}
+	rm.mu.RLock()
+	defer rm.mu.RUnlock()
+	out := make([]Member, 0, len(rm.members))
+	for _, s := range rm.members {
+		out = append(out, Member{SID: s.sid, User: s.id.User})
+	}
+	return out
+}
+
+// localRooms counts the local members of every room of ns on this node.
+func (r *Router) localRooms(ns string) map[string]int {
+	sp := r.lookupSpace(ns)
+	if sp == nil {
+		return nil
+	}
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	out := make(map[string]int, len(sp.rooms))
+	for name, rm := range sp.rooms {
+		rm.mu.RLock()
+		out[name] = len(rm.members)
+		rm.mu.RUnlock()
+	}
+	return out
+}

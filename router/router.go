@@ -1,0 +1,254 @@
+// Package router is routerd's core: it maps namespaces, rooms and events onto
+// NATS subjects, enforces namespace policy, keeps the membership of local
+// sockets, fans events out to them, and answers presence and control requests
+// for the whole cluster.
+//
+// The router knows nothing of WebSockets. A transport (package bridge)
+// attaches sockets through a Conn, calls the Socket methods for what clients
+// ask, and receives frames encoded by its own Codec.
+//
+// Data flow: one NATS subscription per room (and per socket, user and
+// namespace broadcast) per node; every delivered message lands on one of a few
+// dispatcher goroutines (chosen by room, so per-room order holds), which
+// decodes it once, encodes it once per codec and queues the bytes on each
+// local member's Conn without blocking.
+//
+// Lifecycle: New → Start → (Connect sockets) → Close. Close detaches every
+// socket and stops the dispatchers; the caller drains the NATS connection.
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/metrics"
+)
+
+// Options configure a Router. Conn and Config are required.
+type Options struct {
+	// Conn is the NATS connection the router publishes and subscribes on.
+	Conn *nats.Conn
+	// Config is the validated daemon configuration (node name, prefix,
+	// limits and namespace policy are read from it).
+	Config *config.Config
+	// Logger receives the router's logs; nil discards them.
+	Logger *slog.Logger
+	// Metrics records what the router does; nil records nothing.
+	Metrics *metrics.Metrics
+	// Authenticator decides connects to namespaces whose auth is not none.
+	// nil refuses them with unauthorized.
+	Authenticator Authenticator
+}
+
+// Router routes events between local sockets and NATS. Its methods are safe
+// for concurrent use.
+type Router struct {
+	nc    *nats.Conn
+	cfg   *config.Config
+	subj  Subjects
+	node  string
+	log   *slog.Logger
+	m     *metrics.Metrics
+	auth  Authenticator
+	nodes *nodeTable
+
+	shards []chan *nats.Msg // dispatcher inputs; each holds shardQueue messages
+	seed   maphash.Seed
+
+	ctx    context.Context // ends when Close starts
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // dispatcher and node goroutines
+
+	mu     sync.RWMutex
+	spaces map[string]*space // live namespaces by name; guarded by mu
+	sysSub []*nats.Subscription
+}
+
+// shardQueue bounds each dispatcher's input. nats.go drops (and reports a
+// slow consumer) when it is full, so it is sized for bursts far above what a
+// dispatcher falls behind in practice.
+const shardQueue = 1 << 16
+
+// ErrClosed is returned by Connect after Close has begun.
+var ErrClosed = errors.New("router closed")
+
+// New returns a router; call Start before attaching sockets.
+func New(o Options) *Router {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := runtime.GOMAXPROCS(0)
+	r := &Router{
+		nc:     o.Conn,
+		cfg:    o.Config,
+		subj:   NewSubjects(o.Config.NATS.Prefix),
+		node:   o.Config.Node.Name,
+		log:    log.With("component", "router"),
+		m:      o.Metrics,
+		auth:   o.Authenticator,
+		shards: make([]chan *nats.Msg, n),
+		seed:   maphash.MakeSeed(),
+		spaces: make(map[string]*space),
+	}
+	for i := range r.shards {
+		r.shards[i] = make(chan *nats.Msg, shardQueue)
+	}
+	r.nodes = newNodeTable(r)
+	return r
+}
+
+// Node returns this node's name.
+func (r *Router) Node() string { return r.node }
+
+// Subjects returns the subject scheme the router uses.
+func (r *Router) Subjects() Subjects { return r.subj }
+
+// Start subscribes to the control and node subjects and starts the
+// dispatchers. It returns once the subscriptions are confirmed by the server.
+func (r *Router) Start(ctx context.Context) error {
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for _, ch := range r.shards {
+		r.wg.Add(1)
+		go r.dispatchLoop(ch)
+	}
+	ctl, err := r.nc.QueueSubscribe(r.subj.ctlSub(), "routerd.ctl", r.handleCtl)
+	if err != nil {
+		return fmt.Errorf("router: subscribe ctl: %w", err)
+	}
+	r.sysSub = append(r.sysSub, ctl)
+	if err := r.nodes.start(); err != nil {
+		return err
+	}
+	if err := r.flush(ctx); err != nil {
+		return fmt.Errorf("router: confirm subscriptions: %w", err)
+	}
+	return nil
+}
+
+// Close detaches every socket (publishing their leave and disconnect
+// notices), unsubscribes and stops the dispatchers. The transports have
+// usually closed their connections first; Close catches what is left.
+func (r *Router) Close() {
+	r.mu.Lock()
+	var all []*Socket
+	for _, sp := range r.spaces {
+		sp.mu.RLock()
+		for _, s := range sp.sockets {
+			all = append(all, s)
+		}
+		sp.mu.RUnlock()
+	}
+	r.mu.Unlock()
+	for _, s := range all {
+		s.detach("shutdown", true)
+	}
+	r.nodes.stop()
+	for _, sub := range r.sysSub {
+		_ = sub.Unsubscribe()
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+}
+
+// shardFor picks the dispatcher for a key, so that every message of one room
+// (or socket) goes through the same goroutine, in order.
+func (r *Router) shardFor(key string) chan *nats.Msg {
+	return r.shards[maphash.String(r.seed, key)%uint64(len(r.shards))]
+}
+
+// policy returns the policy of namespace ns, or an error frame's reason.
+func (r *Router) policy(ns string) (config.Namespace, error) {
+	if !config.ValidNamespaceName(ns) {
+		return config.Namespace{}, Errorf(CodeInvalidName, "invalid namespace name %q", ns)
+	}
+	p, ok := r.cfg.Namespace(ns)
+	if !ok {
+		return config.Namespace{}, Errorf(CodeUnknownNamespace, "namespace %q is not declared", ns)
+	}
+	return p, nil
+}
+
+// validRoom checks a room name against SPEC §1 and limits.max_name_bytes.
+func (r *Router) validRoom(room string) error {
+	if !validText(room, r.cfg.Limits.MaxNameBytes) {
+		return Errorf(CodeInvalidName, "room name must be 1..%d bytes of UTF-8 without control characters", r.cfg.Limits.MaxNameBytes)
+	}
+	return nil
+}
+
+// publish sends one message, mapping NATS failures to protocol errors.
+func (r *Router) publish(m *nats.Msg) error {
+	if err := r.nc.PublishMsg(m); err != nil {
+		return natsError(err)
+	}
+	return nil
+}
+
+// natsError maps a NATS client error to the protocol error a client sees.
+func natsError(err error) error {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return Errorf(CodeNoResponders, "no backend is listening")
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return Errorf(CodeTimeout, "no reply in time")
+	case errors.Is(err, nats.ErrMaxPayload):
+		return Errorf(CodeTooLarge, "message exceeds the NATS maximum payload")
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
+		return Errorf(CodeUnavailable, "the message bus is unavailable")
+	}
+	return fmt.Errorf("nats: %w", err)
+}
+
+// flush waits until the server has processed everything sent so far, so that
+// a subscription is in force before the client hears it is.
+func (r *Router) flush(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.AckTimeout)
+	defer cancel()
+	if err := r.nc.FlushWithContext(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return Errorf(CodeUnavailable, "the message bus did not confirm in time")
+		}
+		return natsError(err)
+	}
+	return nil
+}
+
+// header reads a header case-insensitively (nats.Header is case-sensitive;
+// backends in other languages may not write canonical case).
+func header(h nats.Header, key string) string {
+	if h == nil {
+		return ""
+	}
+	if v, ok := h[key]; ok && len(v) > 0 {
+		return v[0]
+	}
+	for k, v := range h {
+		if len(v) > 0 && strings.EqualFold(k, key) {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// marshal encodes v, which never fails for the router's own types.
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("router: marshal %T: %v", v, err))
+	}
+	return b
+}

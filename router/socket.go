@@ -1,0 +1,337 @@
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"path"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/config"
+)
+
+// Conn is a transport connection that sockets attach through. The router
+// calls it from its dispatcher goroutines, so Send must never block.
+type Conn interface {
+	// Codec returns the encoder for frames delivered to this connection; the
+	// same value for every connection of one transport.
+	Codec() Codec
+	// Send queues one encoded frame. It never blocks; a connection that
+	// cannot keep up deals with it itself (the bridge closes it with 1013).
+	Send(frame []byte)
+	// Detached tells the transport that the router detached s (a backend
+	// disconnected it, its token expired, the router is closing).
+	Detached(s *Socket, reason string)
+}
+
+// Socket is one client's attachment to one namespace.
+type Socket struct {
+	r      *Router
+	conn   Conn
+	ns     string
+	sid    string
+	id     Identity
+	policy config.Namespace
+	sub    *nats.Subscription // P.{ns}.socket.{sid}.*; set before the socket is visible
+	sp     *space             // set by attachSocket
+	expiry *time.Timer
+
+	// guarded by sp.mu
+	rooms    map[string]*room
+	detached bool
+}
+
+// Member is one socket in a presence list.
+type Member struct {
+	SID  string `json:"sid"`
+	User string `json:"user,omitempty"`
+}
+
+// SID returns the socket id.
+func (s *Socket) SID() string { return s.sid }
+
+// Namespace returns the namespace the socket is attached to.
+func (s *Socket) Namespace() string { return s.ns }
+
+// User returns the authenticated user, or "" for anonymous sockets.
+func (s *Socket) User() string { return s.id.User }
+
+// newSID returns 128 random bits as 22 characters of [A-Za-z0-9_-].
+func newSID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Connect attaches a new socket for conn to namespace ns after checking the
+// namespace exists and the auth object passes its auth policy. The socket's
+// subscriptions are confirmed by the server before Connect returns.
+func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.RawMessage, info ConnInfo) (*Socket, error) {
+	policy, err := r.policy(ns)
+	if err != nil {
+		return nil, err
+	}
+	var id Identity
+	if policy.Auth != config.AuthNone && policy.Auth != "" {
+		if r.auth == nil {
+			return nil, Errorf(CodeUnauthorized, "namespace %q requires %s auth, which this router does not offer", ns, policy.Auth)
+		}
+		if id, err = r.auth.Authenticate(ctx, ns, policy, auth, info); err != nil {
+			return nil, err
+		}
+	}
+	s := &Socket{r: r, conn: conn, ns: ns, sid: newSID(), id: id, policy: policy, rooms: make(map[string]*room)}
+	if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
+		return nil, natsError(err)
+	}
+	if err := r.attachSocket(s, policy); err != nil {
+		_ = s.sub.Unsubscribe()
+		return nil, err
+	}
+	if err := r.flush(ctx); err != nil {
+		s.detach("", false)
+		return nil, err
+	}
+	r.m.SocketUp(ns)
+	r.notice(r.subj.Lifecycle(ns, "connect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
+	if !id.Expires.IsZero() {
+		s.expiry = time.AfterFunc(time.Until(id.Expires), func() { s.detach("token_expired", true) })
+	}
+	return s, nil
+}
+
+type lifecycleNotice struct {
+	SID  string `json:"sid"`
+	User string `json:"user,omitempty"`
+	Node string `json:"node"`
+}
+
+type presenceNotice struct {
+	Action string `json:"action"`
+	SID    string `json:"sid"`
+	User   string `json:"user,omitempty"`
+	Node   string `json:"node"`
+}
+
+// headers returns the Router-* headers of a message published for s.
+func (s *Socket) headers(room, event string) nats.Header {
+	h := nats.Header{
+		"Router-Ns":   {s.ns},
+		"Router-Sid":  {s.sid},
+		"Router-Node": {s.r.node},
+	}
+	if s.id.User != "" {
+		h["Router-User"] = []string{s.id.User}
+	}
+	if room != "" {
+		h["Router-Room"] = []string{room}
+	}
+	if event != "" {
+		h["Router-Event"] = []string{event}
+	}
+	return h
+}
+
+// notice publishes a presence or lifecycle notice about s. Notices are best
+// effort: a NATS failure is logged, not returned.
+func (r *Router) notice(subject string, s *Socket, room string, v any) {
+	m := &nats.Msg{Subject: subject, Data: marshal(v), Header: s.headers(room, "")}
+	if err := r.nc.PublishMsg(m); err != nil {
+		r.log.Warn("publish notice", "subject", subject, "err", err)
+	}
+}
+
+// Disconnect detaches the socket at the client's request: it leaves all its
+// rooms and its leave and disconnect notices are published.
+func (s *Socket) Disconnect() { s.detach("", false) }
+
+// detach ends the socket once. tell reports the reason to the transport.
+func (s *Socket) detach(reason string, tell bool) {
+	sp := s.sp
+	sp.mu.Lock()
+	if s.detached {
+		sp.mu.Unlock()
+		return
+	}
+	s.detached = true
+	rooms := make([]string, 0, len(s.rooms))
+	for name := range s.rooms {
+		rooms = append(rooms, name)
+	}
+	sp.mu.Unlock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	for _, name := range rooms {
+		s.r.leaveRoom(s, name)
+	}
+	_ = s.sub.Unsubscribe()
+	s.r.removeSocket(s)
+	s.r.m.SocketDown(s.ns)
+	s.r.notice(s.r.subj.Lifecycle(s.ns, "disconnect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
+	if tell {
+		s.conn.Detached(s, reason)
+	}
+}
+
+// checkClientEvent applies the event name rules to a client's emit.
+func checkClientEvent(event string) error {
+	if !ValidEventName(event) {
+		return Errorf(CodeInvalidName, "event name must be 1..%d bytes of UTF-8 without control characters", maxEventBytes)
+	}
+	if event[0] == '$' {
+		return Errorf(CodeInvalidName, "event names starting with $ are reserved")
+	}
+	return nil
+}
+
+// Join puts the socket in room at the client's request (policy client_join,
+// the token's rooms claim, limits.max_rooms_per_socket). Joining a room the
+// socket is in already succeeds.
+func (s *Socket) Join(ctx context.Context, room string) error {
+	if !s.policy.ClientJoin {
+		return Errorf(CodeForbidden, "clients may not join rooms in namespace %q", s.ns)
+	}
+	if err := s.r.validRoom(room); err != nil {
+		return err
+	}
+	if s.id.Rooms != nil && !matchAny(s.id.Rooms, room) {
+		return Errorf(CodeForbidden, "the token does not allow room %q", room)
+	}
+	_, err := s.r.joinRoom(ctx, s, room)
+	return err
+}
+
+// Leave takes the socket out of room at the client's request. Leaving a room
+// the socket is not in succeeds.
+func (s *Socket) Leave(room string) error {
+	if !s.policy.ClientJoin {
+		return Errorf(CodeForbidden, "clients may not leave rooms in namespace %q", s.ns)
+	}
+	if err := s.r.validRoom(room); err != nil {
+		return err
+	}
+	s.r.leaveRoom(s, room)
+	return nil
+}
+
+func matchAny(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// InRoom reports whether the socket is a member of room.
+func (s *Socket) InRoom(room string) bool {
+	s.sp.mu.RLock()
+	defer s.sp.mu.RUnlock()
+	_, ok := s.rooms[room]
+	return ok
+}
+
+// EmitRoom broadcasts event to room (policy client_publish), to every member
+// but the sender unless self. With ack the call returns once NATS has
+// accepted the message.
+func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.RawMessage, self, ack bool) error {
+	if err := checkClientEvent(event); err != nil {
+		return err
+	}
+	if err := s.r.validRoom(room); err != nil {
+		return err
+	}
+	switch s.policy.ClientPublish {
+	case config.PublishNone:
+		return Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
+	case config.PublishAny:
+	default:
+		if !s.InRoom(room) {
+			return Errorf(CodeNotMember, "not a member of room %q", room)
+		}
+	}
+	h := s.headers(room, event)
+	if !self {
+		h["Router-Exclude"] = []string{s.sid}
+	}
+	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Room(s.ns, room, event), Data: data, Header: h}, ack)
+}
+
+// EmitTo sends event to the socket sid of the same namespace (policy
+// direct). A sid that does not exist is not an error.
+func (s *Socket) EmitTo(ctx context.Context, sid, event string, data json.RawMessage, ack bool) error {
+	if !s.policy.Direct {
+		return Errorf(CodeForbidden, "direct messages are off in namespace %q", s.ns)
+	}
+	if err := checkClientEvent(event); err != nil {
+		return err
+	}
+	if sid == "" {
+		return Errorf(CodeBadFrame, "to must be a socket id")
+	}
+	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Socket(s.ns, sid, event), Data: data, Header: s.headers("", event)}, ack)
+}
+
+// EmitServer publishes a server-bound event for backends.
+func (s *Socket) EmitServer(ctx context.Context, event string, data json.RawMessage, ack bool) error {
+	if err := checkClientEvent(event); err != nil {
+		return err
+	}
+	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Server(s.ns, event), Data: data, Header: s.headers("", event)}, ack)
+}
+
+func (s *Socket) send(ctx context.Context, m *nats.Msg, ack bool) error {
+	if err := s.r.publish(m); err != nil {
+		return err
+	}
+	s.r.m.Published(s.ns)
+	if ack {
+		return s.r.flush(ctx)
+	}
+	return nil
+}
+
+// Request sends a server-bound event as a NATS request and returns the
+// backend's reply as event data. No backend → no_responders; no reply within
+// limits.ack_timeout → timeout; a Router-Error header → that code.
+func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage) (json.RawMessage, error) {
+	if err := checkClientEvent(event); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.r.cfg.Limits.AckTimeout)
+	defer cancel()
+	start := time.Now()
+	reply, err := s.r.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: s.r.subj.Server(s.ns, event), Data: data, Header: s.headers("", event)})
+	s.r.m.AckRoundTrip(time.Since(start))
+	if err != nil {
+		return nil, natsError(err)
+	}
+	if code := header(reply.Header, "Router-Error"); code != "" {
+		return nil, &Error{Code: Code(code), Message: string(reply.Data)}
+	}
+	return Payload(reply.Data), nil
+}
+
+// Presence lists the members of room across the cluster (policy presence).
+func (s *Socket) Presence(ctx context.Context, room string) ([]Member, error) {
+	if !s.policy.Presence {
+		return nil, Errorf(CodeForbidden, "presence is off in namespace %q", s.ns)
+	}
+	if err := s.r.validRoom(room); err != nil {
+		return nil, err
+	}
+	return s.r.clusterPresence(ctx, s.ns, room)
+}
+
+// History answers a history frame (scrollback). Namespaces without history
+// refuse it (SPEC §2).
+func (s *Socket) History() error {
+	if s.policy.History == nil {
+		return Errorf(CodeForbidden, "namespace %q keeps no history", s.ns)
+	}
+	return Errorf(CodeUnavailable, "room history on JetStream is not available in this build yet (issue #7)")
+}

@@ -1,0 +1,138 @@
+package router
+
+import (
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/config"
+)
+
+// space is the live state of one namespace on this node. It exists while the
+// namespace has local sockets.
+//
+// Lock order: Router.mu, then space.mu, then room.mu.
+type space struct {
+	name   string
+	policy config.Namespace
+
+	mu      sync.RWMutex
+	gone    bool                  // removed from Router.spaces; guarded by Router.mu and mu
+	sockets map[string]*Socket    // by sid; guarded by mu
+	users   map[string]*userGroup // by user; guarded by mu
+	rooms   map[string]*room      // by name; guarded by mu
+	bcast   *nats.Subscription    // P.{ns}.broadcast.*; guarded by mu
+}
+
+// userGroup is the local sockets of one user in a namespace, with the one
+// subscription to the user's subject.
+type userGroup struct {
+	sub     *nats.Subscription
+	sockets []*Socket // guarded by space.mu
+}
+
+// attachSocket adds s to the live space of its namespace, creating the space
+// (and its broadcast subscription) when the namespace has none here.
+func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil || r.ctx.Err() != nil {
+		return Errorf(CodeUnavailable, "router is shutting down")
+	}
+	sp := r.spaces[s.ns]
+	if sp == nil {
+		sp = &space{
+			name:    s.ns,
+			policy:  policy,
+			sockets: make(map[string]*Socket),
+			users:   make(map[string]*userGroup),
+			rooms:   make(map[string]*room),
+		}
+		sub, err := r.nc.ChanSubscribe(r.subj.broadcastSub(s.ns), r.shardFor(s.ns))
+		if err != nil {
+			return natsError(err)
+		}
+		sp.bcast = sub
+		r.spaces[s.ns] = sp
+		r.m.NamespaceUp(s.ns)
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	s.sp = sp
+	sp.sockets[s.sid] = s
+	if s.id.User != "" {
+		g := sp.users[s.id.User]
+		if g == nil {
+			sub, err := r.nc.ChanSubscribe(r.subj.userSub(s.ns, s.id.User), r.shardFor(s.ns+"\x00u"+s.id.User))
+			if err != nil {
+				delete(sp.sockets, s.sid)
+				return natsError(err)
+			}
+			g = &userGroup{sub: sub}
+			sp.users[s.id.User] = g
+		}
+		g.sockets = append(g.sockets, s)
+	}
+	return nil
+}
+
+// removeSocket takes s out of its space (its rooms must be left already)
+// and drops the space when it was the last socket.
+func (r *Router) removeSocket(s *Socket) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp := s.sp
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	delete(sp.sockets, s.sid)
+	if g := sp.users[s.id.User]; g != nil {
+		g.sockets = removeSocketFrom(g.sockets, s)
+		if len(g.sockets) == 0 {
+			_ = g.sub.Unsubscribe()
+			delete(sp.users, s.id.User)
+		}
+	}
+	if len(sp.sockets) > 0 {
+		return
+	}
+	sp.gone = true
+	delete(r.spaces, sp.name)
+	_ = sp.bcast.Unsubscribe()
+	r.m.NamespaceDown(sp.name)
+}
+
+// lookupSpace returns the live space of ns, or nil.
+func (r *Router) lookupSpace(ns string) *space {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.spaces[ns]
+}
+
+// localSockets returns the sockets of ns on this node that match sel.
+func (r *Router) localSockets(ns string, sel func(*Socket) bool) []*Socket {
+	sp := r.lookupSpace(ns)
+	if sp == nil {
+		return nil
+	}
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	var out []*Socket
+	for _, s := range sp.sockets {
+		if sel(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func removeSocketFrom(list []*Socket, s *Socket) []*Socket {
+	for i, x := range list {
+		if x == s {
+			last := len(list) - 1
+			list[i] = list[last]
+			list[last] = nil
+			return list[:last]
+		}
+	}
+	return list
+}
