@@ -4,6 +4,28 @@
 // built-in defaults, the YAML file, ROUTER_* environment variables, command-line
 // flags. The result is a typed, validated Config; nothing else in routerd reads
 // koanf. See SPEC §6 and docs/config.md for every key.
+//
+// The life of a configuration: NewFlagSet defines the flags, the caller
+// parses them, Load merges the sources with koanf, decodes the merged tree
+// into a Config by walking the Config type (every koanf tag is a known key;
+// anything else is an unknown key), and calls Validate. Every problem found
+// on the way, unknown keys and ROUTER_* variables, values of the wrong type
+// and failed rules alike, is collected into one *Problems error with the key
+// path of each, so that `routerd --check` can list them all at once.
+//
+// Environment variables are ROUTER_ + the key path upper-cased with "_" for
+// "." (ROUTER_LIMITS_MAX_FRAME_BYTES); they are matched against the known
+// keys, so underscores inside key names are no problem. Namespace keys are
+// ROUTER_NAMESPACES_{NAME}_{KEY} (ROUTER_NAMESPACES_CHAT_HISTORY_MAX_MSGS);
+// socketio.namespaces, socketio.events and nats.users can only be set in the
+// YAML file. Lists in environment values are comma-separated.
+//
+// Values convert the way a YAML author or a shell user expects: integers
+// and numbers may be written as strings ("2048"), booleans as true, false,
+// "1" or "0", string lists as a YAML list or one comma-separated string,
+// durations only as Go duration strings ("25s", "1h30m"; a bare number other
+// than 0 is an error, since its unit would be a guess). A null value keeps
+// the default. File paths are relative to the working directory.
 package config
 
 import "time"
@@ -89,8 +111,9 @@ type JetStream struct {
 type User struct {
 	User     string `koanf:"user"`
 	Password string `koanf:"password"`
-	// Namespaces limits the user to P.{ns}.> of these namespaces (exact
-	// names); empty means everything.
+	// Namespaces limits the user to P.{ns}.> of these namespaces; empty
+	// means everything. Validate accepts namespace names and glob patterns
+	// (ValidNamespacePattern).
 	Namespaces []string `koanf:"namespaces"`
 }
 
@@ -124,7 +147,8 @@ type JWT struct {
 }
 
 // Namespace is the policy of one namespace (or of every namespace matching a
-// glob key).
+// glob key). Keys an entry does not set keep the DefaultNamespace values;
+// Config.Namespace resolves a name to its entry.
 type Namespace struct {
 	Auth           string   `koanf:"auth"`            // none (default), jwt, backend
 	ClientJoin     bool     `koanf:"client_join"`     // default true
@@ -136,10 +160,11 @@ type Namespace struct {
 }
 
 // History keeps the last MaxMsgs events of each room for MaxAge (SPEC §5).
+// It requires nats.jetstream.enabled or an external nats.url.
 type History struct {
-	MaxMsgs  int           `koanf:"max_msgs"`
-	MaxAge   time.Duration `koanf:"max_age"`
-	Replicas int           `koanf:"replicas"` // extension, default 1
+	MaxMsgs  int           `koanf:"max_msgs"` // required, at least 1
+	MaxAge   time.Duration `koanf:"max_age"`  // 0 (default): no age limit
+	Replicas int           `koanf:"replicas"` // extension, 1 (default) to 5
 }
 
 // SocketIO is the Socket.IO compatibility endpoint (SPEC §7).

@@ -114,10 +114,8 @@ func (m *envMapper) namespaceKey(rest string) string {
 		if !ok || mid == "" || strings.Contains(mid, ".") {
 			continue
 		}
-		for _, d := range m.declared {
-			if strings.EqualFold(d, mid) {
-				return "namespaces." + d + "." + s.key
-			}
+		if d := m.declaredAs(mid); d != "" {
+			return "namespaces." + d + "." + s.key
 		}
 		if fallback == nil {
 			fallback = &candidate{name: strings.ToLower(mid), key: s.key}
@@ -127,4 +125,18 @@ func (m *envMapper) namespaceKey(rest string) string {
 		return ""
 	}
 	return "namespaces." + fallback.name + "." + fallback.key
+}
+
+// declaredAs returns the declared namespace key that equals mid ignoring
+// case, preferring the lower-case spelling, or "".
+func (m *envMapper) declaredAs(mid string) string {
+	if lower := strings.ToLower(mid); slices.Contains(m.declared, lower) {
+		return lower
+	}
+	for _, d := range m.declared {
+		if strings.EqualFold(d, mid) {
+			return d
+		}
+	}
+	return ""
 }
