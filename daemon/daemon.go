@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/routerd/routerd/auth"
 	"github.com/routerd/routerd/bridge"
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/metrics"
@@ -88,7 +89,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if d.nc, err = d.connect(url); err != nil {
 		return err
 	}
-	d.router = router.New(router.Options{Conn: d.nc, Config: d.cfg, Logger: d.log, Metrics: d.m})
+	authn, err := auth.New(d.cfg, d.nc)
+	if err != nil {
+		return err
+	}
+	d.router = router.New(router.Options{Conn: d.nc, Config: d.cfg, Logger: d.log, Metrics: d.m, Authenticator: authn})
 	if err = d.router.Start(ctx); err != nil {
 		return err
 	}

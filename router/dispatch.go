@@ -12,11 +12,23 @@ func (r *Router) dispatchLoop(ch chan *nats.Msg) {
 	for {
 		select {
 		case m := <-ch:
-			r.dispatch(m)
+			r.dispatchSafely(m)
 		case <-r.ctx.Done():
 			return
 		}
 	}
+}
+
+// dispatchSafely dispatches m; a message that trips a bug is logged and
+// dropped instead of taking the node down.
+func (r *Router) dispatchSafely(m *nats.Msg) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.m.Dropped("panic")
+			r.log.Error("dispatch panicked", "subject", m.Subject, "panic", v)
+		}
+	}()
+	r.dispatch(m)
 }
 
 // dispatch delivers one NATS message to the local sockets it is for. Every

@@ -198,7 +198,7 @@ func (s *Socket) Join(ctx context.Context, room string) error {
 	if err := s.r.validRoom(room); err != nil {
 		return err
 	}
-	if s.id.Rooms != nil && !matchAny(s.id.Rooms, room) {
+	if s.id.Rooms != nil && !MatchAny(s.id.Rooms, room) {
 		return Errorf(CodeForbidden, "the token does not allow room %q", room)
 	}
 	_, err := s.r.joinRoom(ctx, s, room)
@@ -218,7 +218,8 @@ func (s *Socket) Leave(room string) error {
 	return nil
 }
 
-func matchAny(globs []string, name string) bool {
+// MatchAny reports whether name matches one of the globs (path.Match syntax).
+func MatchAny(globs []string, name string) bool {
 	for _, g := range globs {
 		if ok, _ := path.Match(g, name); ok {
 			return true

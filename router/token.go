@@ -63,7 +63,7 @@ func Unescape(token string) (string, error) {
 	if n == 0 {
 		return token, nil
 	}
-	out := make([]byte, 0, len(token)-2*n)
+	out := make([]byte, 0, len(token))
 	for i := 0; i < len(token); i++ {
 		c := token[i]
 		if c != '%' {

@@ -1,0 +1,172 @@
+// Package auth decides who may attach to a namespace: JWT verification
+// (auth: jwt) and delegation to a backend over NATS (auth: backend). It
+// implements router.Authenticator.
+package auth
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/router"
+)
+
+// Leeway is the clock skew tolerated on exp and nbf.
+const Leeway = 5 * time.Second
+
+// Authenticator verifies the auth object of connect frames.
+type Authenticator struct {
+	key     any      // HMAC secret ([]byte) or public key; nil when jwt is not configured
+	methods []string // the one algorithm the key allows
+	nc      *nats.Conn
+	subj    router.Subjects
+	timeout time.Duration
+}
+
+// New returns an Authenticator for cfg. nc carries backend auth requests.
+func New(cfg *config.Config, nc *nats.Conn) (*Authenticator, error) {
+	a := &Authenticator{nc: nc, subj: router.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
+	j := cfg.Auth.JWT
+	switch {
+	case j.Secret != "":
+		a.key, a.methods = []byte(j.Secret), []string{"HS256"}
+	case j.PublicKeyFile != "":
+		pem, err := os.ReadFile(j.PublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt.public_key_file: %w", err)
+		}
+		key, method, err := parsePublicKey(pem)
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt.public_key_file %s: %w", j.PublicKeyFile, err)
+		}
+		a.key, a.methods = key, []string{method}
+	}
+	return a, nil
+}
+
+// parsePublicKey reads an RSA or EC public key and the algorithm pinned to it.
+func parsePublicKey(pem []byte) (crypto.PublicKey, string, error) {
+	if k, err := jwt.ParseRSAPublicKeyFromPEM(pem); err == nil {
+		return k, "RS256", nil
+	}
+	if k, err := jwt.ParseECPublicKeyFromPEM(pem); err == nil {
+		if k.Curve.Params().BitSize != 256 {
+			return nil, "", fmt.Errorf("EC key on %s: ES256 needs P-256", k.Curve.Params().Name)
+		}
+		return k, "ES256", nil
+	}
+	return nil, "", errors.New("not a PEM RSA or EC (P-256) public key")
+}
+
+// Authenticate implements router.Authenticator.
+func (a *Authenticator) Authenticate(ctx context.Context, ns string, policy config.Namespace, raw json.RawMessage, info router.ConnInfo) (router.Identity, error) {
+	switch policy.Auth {
+	case config.AuthJWT:
+		return a.jwt(ns, raw)
+	case config.AuthBackend:
+		return a.backend(ctx, ns, raw, info)
+	}
+	return router.Identity{}, nil
+}
+
+// Claims are the JWT claims routerd reads (SPEC §4).
+type Claims struct {
+	jwt.RegisteredClaims
+	// NS lists the namespace names or globs the token is valid for; empty: any.
+	NS []string `json:"ns,omitempty"`
+	// Rooms lists the room globs the socket may join; absent: any.
+	Rooms []string `json:"rooms,omitempty"`
+}
+
+func (a *Authenticator) jwt(ns string, raw json.RawMessage) (router.Identity, error) {
+	if a.key == nil {
+		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "no JWT key is configured")
+	}
+	var obj struct {
+		Token string `json:"token"`
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return router.Identity{}, router.Errorf(router.CodeBadFrame, "auth.token must be a string")
+		}
+	}
+	if obj.Token == "" {
+		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "namespace %q needs auth.token", ns)
+	}
+	claims, err := a.verify(obj.Token)
+	if err != nil {
+		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "invalid token: %v", err)
+	}
+	if len(claims.NS) > 0 && !router.MatchAny(claims.NS, ns) {
+		return router.Identity{}, router.Errorf(router.CodeForbidden, "the token is not valid for namespace %q", ns)
+	}
+	id := router.Identity{User: claims.Subject, Rooms: claims.Rooms}
+	if claims.ExpiresAt != nil {
+		id.Expires = claims.ExpiresAt.Add(Leeway)
+	}
+	return id, nil
+}
+
+// verify checks a token's signature with the one algorithm pinned to the
+// configured key, and its exp and nbf.
+func (a *Authenticator) verify(token string) (*Claims, error) {
+	claims := &Claims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.key, nil },
+		jwt.WithValidMethods(a.methods), jwt.WithLeeway(Leeway))
+	if err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// backendRequest is the body of a P.{ns}.auth request.
+type backendRequest struct {
+	NS         string              `json:"ns"`
+	Auth       json.RawMessage     `json:"auth"`
+	RemoteAddr string              `json:"remote_addr"`
+	Headers    map[string][]string `json:"headers,omitempty"`
+}
+
+// backendReply is what an auth backend answers.
+type backendReply struct {
+	Allow   bool     `json:"allow"`
+	User    string   `json:"user"`
+	Rooms   []string `json:"rooms"`
+	Message string   `json:"message"` // why not, shown to the client (extension)
+}
+
+func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMessage, info router.ConnInfo) (router.Identity, error) {
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	body, err := json.Marshal(backendRequest{NS: ns, Auth: raw, RemoteAddr: info.RemoteAddr, Headers: info.Header})
+	if err != nil {
+		return router.Identity{}, fmt.Errorf("auth request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	m, err := a.nc.RequestWithContext(ctx, a.subj.Auth(ns), body)
+	if err != nil {
+		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "auth backend unavailable: %v", err)
+	}
+	var rep backendReply
+	if err := json.Unmarshal(m.Data, &rep); err != nil {
+		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "auth backend answered no JSON object")
+	}
+	if !rep.Allow {
+		msg := rep.Message
+		if msg == "" {
+			msg = "refused by the auth backend"
+		}
+		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "%s", msg)
+	}
+	return router.Identity{User: rep.User, Rooms: rep.Rooms}, nil
+}

@@ -1,0 +1,167 @@
+package router
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestEscape(t *testing.T) {
+	tests := []struct{ name, token string }{
+		{"lobby", "lobby"},
+		{"A-z_09", "A-z_09"},
+		{"a.b c", "a%2Eb%20c"},
+		{"100%", "100%25"},
+		{"*", "%2A"},
+		{">", "%3E"},
+		{"a.*.>", "a%2E%2A%2E%3E"},
+		{"café", "caf%C3%A9"},
+		{"日本", "%E6%97%A5%E6%9C%AC"},
+		{"😀", "%F0%9F%98%80"},
+		{"tab\there", "tab%09here"},
+		{"$join", "%24join"},
+		{"%2E", "%252E"},
+	}
+	for _, tt := range tests {
+		if got := Escape(tt.name); got != tt.token {
+			t.Errorf("Escape(%q) = %q, want %q", tt.name, got, tt.token)
+		}
+		got, err := Unescape(tt.token)
+		if err != nil || got != tt.name {
+			t.Errorf("Unescape(%q) = %q, %v; want %q", tt.token, got, err, tt.name)
+		}
+	}
+}
+
+func TestUnescapeRejects(t *testing.T) {
+	for _, tok := range []string{
+		"a.b",    // a dot is never in a token
+		"a b",    // nor a space
+		"%2e",    // lower-case hex
+		"%2",     // truncated
+		"%",      // truncated
+		"%G0",    // not hex
+		"%41",    // 'A' is safe and must stay as it is: one token per name
+		"*", ">", // wildcards
+	} {
+		if got, err := Unescape(tok); err == nil {
+			t.Errorf("Unescape(%q) = %q, want an error", tok, got)
+		}
+	}
+}
+
+// FuzzEscape checks that every name has one token, made of subject-safe
+// bytes, that unescapes to the name.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"lobby", "a.b c", "100%", "*", ">", "café", "😀", "", "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		tok := Escape(name)
+		if strings.ContainsAny(tok, ". *>\t\r\n") {
+			t.Fatalf("Escape(%q) = %q holds a subject metacharacter", name, tok)
+		}
+		for i := 0; i < len(tok); i++ {
+			if !safeByte(tok[i]) && tok[i] != '%' {
+				t.Fatalf("Escape(%q) = %q holds byte %#x", name, tok, tok[i])
+			}
+		}
+		back, err := Unescape(tok)
+		if err != nil || back != name {
+			t.Fatalf("Unescape(Escape(%q)) = %q, %v", name, back, err)
+		}
+	})
+}
+
+// FuzzUnescape checks that whatever Unescape accepts escapes back to itself.
+func FuzzUnescape(f *testing.F) {
+	for _, s := range []string{"lobby", "a%2Eb%20c", "%25", "%2e", "%", "%41", "caf%C3%A9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		name, err := Unescape(tok)
+		if err != nil {
+			return
+		}
+		if again := Escape(name); again != tok {
+			t.Fatalf("Escape(Unescape(%q)) = %q", tok, again)
+		}
+	})
+}
+
+func TestValidText(t *testing.T) {
+	tests := []struct {
+		s    string
+		max  int
+		want bool
+	}{
+		{"lobby", 128, true},
+		{"a.b c", 128, true},
+		{"日本", 6, true},
+		{"日本", 5, false},
+		{"", 128, false},
+		{"a\nb", 128, false},
+		{"a\x7fb", 128, false},
+		{"a\u0085b", 128, false},
+		{"\xff", 128, false},
+		{strings.Repeat("x", 128), 128, true},
+		{strings.Repeat("x", 129), 128, false},
+	}
+	for _, tt := range tests {
+		if got := validText(tt.s, tt.max); got != tt.want {
+			t.Errorf("validText(%q, %d) = %v, want %v", tt.s, tt.max, got, tt.want)
+		}
+	}
+	if !utf8.ValidString(Escape("\xff")) {
+		t.Error("tokens are ASCII")
+	}
+}
+
+func TestSubjectsParse(t *testing.T) {
+	s := NewSubjects("acme.rt")
+	tests := []struct {
+		subject string
+		want    parsed
+		ok      bool
+	}{
+		{"acme.rt.chat.room.a%2Eb.msg", parsed{ns: "chat", kind: kindRoom, target: "a%2Eb", event: "msg"}, true},
+		{"acme.rt.chat.socket.SID.ev", parsed{ns: "chat", kind: kindSocket, target: "SID", event: "ev"}, true},
+		{"acme.rt.chat.user.bob.ev", parsed{ns: "chat", kind: kindUser, target: "bob", event: "ev"}, true},
+		{"acme.rt.chat.broadcast.ev", parsed{ns: "chat", kind: kindBroadcast, event: "ev"}, true},
+		{"acme.rt.chat.presence.lobby", parsed{ns: "chat", kind: kindPresence, target: "lobby"}, true},
+		{"acme.rt.chat.room.lobby", parsed{}, false},
+		{"acme.rt.chat.room.lobby.a.b", parsed{}, false},
+		{"acme.rtx.chat.broadcast.ev", parsed{}, false},
+		{"other.chat.broadcast.ev", parsed{}, false},
+		{"acme.rt", parsed{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := s.parse(tt.subject)
+		if ok != tt.ok || (ok && got != tt.want) {
+			t.Errorf("parse(%q) = %+v, %v; want %+v, %v", tt.subject, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got := s.Room("chat", "a.b c", "new msg"); got != "acme.rt.chat.room.a%2Eb%20c.new%20msg" {
+		t.Errorf("Room = %q", got)
+	}
+}
+
+func TestPayload(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"a":1}`, `{"a":1}`},
+		{"{\n  \"a\": [1, 2]\n}", `{"a":[1,2]}`},
+		{``, `null`},
+		{`  `, `null`},
+		{`hello`, `"hello"`},
+		{`hello world`, `"hello world"`},
+		{`42`, `42`},
+		{`"s"`, `"s"`},
+		{"\xff", `"\ufffd"`},
+		{`{"a":`, `"{\"a\":"`},
+	}
+	for _, tt := range tests {
+		if got := string(Payload([]byte(tt.in))); got != tt.want {
+			t.Errorf("Payload(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
