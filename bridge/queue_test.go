@@ -20,9 +20,9 @@ func TestSendQueue(t *testing.T) {
 	default:
 		t.Fatal("no wake-up after push")
 	}
-	got := q.take(nil, 2)
+	got := q.take(nil, 1)
 	if len(got) != 1 || string(got[0]) != "0" {
-		t.Fatalf("take(maxBytes 2) = %q, want the first frame only", got)
+		t.Fatalf("take(maxBytes 1) = %q, want the first frame only", got)
 	}
 	select {
 	case <-q.wake:
