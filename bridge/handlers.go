@@ -80,6 +80,13 @@ func onConnect(c *conn, f *clientFrame) (json.RawMessage, error) {
 	}
 	c.sockets[ns] = s
 	c.mu.Unlock()
+	if s.Detached() { // detached before it was stored (a token expiring at once)
+		c.mu.Lock()
+		if c.sockets[ns] == s {
+			delete(c.sockets, ns)
+		}
+		c.mu.Unlock()
+	}
 	c.sendFrame("connected", connectedFrame{Type: "connected", NS: ns, SID: s.SID(), ID: f.id})
 	return nil, errReplied
 }

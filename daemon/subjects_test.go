@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
@@ -243,7 +245,9 @@ func TestSubjectEscaping(t *testing.T) {
 			// room with the unescaped names.
 			backendPub(t, nc, subject, []byte(`{"back":true}`), nil)
 			for _, c := range []*routertest.Client{a.c, b.c} {
-				f := c.Next(func(f routertest.Frame) bool { return routertest.IsEvent(tc.name)(f) && f.JSON("data") == `{"back":true}` })
+				f := c.Next(func(f routertest.Frame) bool {
+					return routertest.IsEvent(tc.name)(f) && f.JSON("data") == `{"back":true}`
+				})
 				if f.Str("room") != tc.name || f.Str("ns") != "chat" {
 					t.Errorf("backend event: %v", f)
 				}
@@ -690,4 +694,113 @@ func TestOrderClientToRoom(t *testing.T) {
 			t.Fatalf("backend: message %d has data %s: out of order", i, m.Data)
 		}
 	}
+}
+
+// jwtSecret signs the test tokens of namespace secure (auth: jwt).
+const jwtSecret = "subjects-test-secret"
+
+// withSecure adds namespace secure (auth: jwt, presence_events) to c.
+func withSecure(c *config.Config) {
+	c.Auth.JWT.Secret = jwtSecret
+	c.Namespaces["secure"] = nsWith(func(p *config.Namespace) {
+		p.Auth = config.AuthJWT
+		p.PresenceEvents = true
+	})
+}
+
+// userSocket dials and connects to namespace secure as user (an HS256
+// token with sub = user).
+func userSocket(t *testing.T, n *routertest.Node, user string) member {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": user,
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(jwtSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := n.Dial()
+	r := c.MustAck(map[string]any{"type": "connect", "ns": "secure", "auth": map[string]any{"token": tok}})
+	if r.Type() != "connected" || r.Str("sid") == "" {
+		t.Fatalf("connect as %s: %v", user, r)
+	}
+	return member{c, r.Str("sid")}
+}
+
+func TestUserSubject(t *testing.T) {
+	t.Parallel()
+	n := nodeWith(t, withSecure)
+	nc := n.Backend()
+	life := routertest.Subscribe(t, nc, "router.secure.lifecycle.connect")
+	alice1, alice2 := userSocket(t, n, "alice"), userSocket(t, n, "alice")
+	bob := userSocket(t, n, "bob")
+	carol := userSocket(t, n, "carol@example.com")
+	anon := joined(n, "chat")
+
+	// Every socket of the user, and no one else.
+	backendPub(t, nc, "router.secure.user.alice.note", []byte(`{"to":"alice"}`), nil)
+	for _, m := range []member{alice1, alice2} {
+		f := m.c.Next(routertest.IsEvent("note"))
+		if f.Str("ns") != "secure" {
+			t.Errorf("note: %v", f)
+		}
+		equalJSON(t, "data", f.JSON("data"), `{"to":"alice"}`)
+		noField(t, f, "room")
+		noField(t, f, "from")
+	}
+	bob.c.None(routertest.IsEvent("note"))
+	carol.c.None(routertest.IsEvent("note"))
+	anon.c.None(routertest.IsEvent("note"))
+
+	// User names are escaped like any name.
+	backendPub(t, nc, "router.secure.user.carol%40example%2Ecom.note", []byte(`"hi carol"`), nil)
+	if f := carol.c.Next(routertest.IsEvent("note")); f.JSON("data") != `"hi carol"` {
+		t.Errorf("carol: %v", f)
+	}
+	alice1.c.None(routertest.IsEvent("note"))
+
+	// Once one of alice's sockets is gone, the other still gets her events.
+	alice1.c.MustAck(map[string]any{"type": "disconnect", "ns": "secure"})
+	backendPub(t, nc, "router.secure.user.alice.again", nil, nil)
+	alice2.c.Next(routertest.IsEvent("again"))
+	alice1.c.None(routertest.IsEvent("again"))
+
+	// Router-User on what routerd publishes for an authenticated socket, and
+	// "user" in its notices, presence lists and $join frames.
+	for _, m := range life.WaitN(t, 4) {
+		v := msgJSON(t, m)
+		if v["user"] == nil || v["sid"] == nil || v["node"] != "t1" || len(v) != 3 {
+			t.Errorf("lifecycle notice %v: want sid, user and node", v)
+		}
+	}
+	obs := routertest.Subscribe(t, nc, "router.secure.room.>")
+	pres := routertest.Subscribe(t, nc, "router.secure.presence.lobby")
+	bob.c.Join("secure", "lobby")
+	alice2.c.Join("secure", "lobby")
+	f := bob.c.Next(routertest.IsEvent("$join"))
+	equalJSON(t, "$join data", f.JSON("data"), `{"sid":"`+alice2.sid+`","user":"alice"}`)
+	equalJSON(t, "presence notice", string(pres.WaitN(t, 2)[1].Data), `{"action":"join","sid":"`+alice2.sid+`","user":"alice","node":"t1"}`)
+	r := bob.c.MustAck(map[string]any{"type": "presence", "ns": "secure", "room": "lobby"})
+	equalJSON(t, "presence", mustJSON(t, sortedMembers(t, r["data"])),
+		mustJSON(t, sortedMembers(t, jsonValue(t, `{"members":[{"sid":"`+alice2.sid+`","user":"alice"},{"sid":"`+bob.sid+`","user":"bob"}]}`))))
+	alice2.c.MustAck(map[string]any{"type": "emit", "ns": "secure", "room": "lobby", "event": "hello"})
+	m := obs.WaitN(t, 1)[0]
+	wantHeaders(t, m, map[string]string{"Router-User": "alice", "Router-Sid": alice2.sid, "Router-Ns": "secure", "Router-Room": "lobby", "Router-Event": "hello"})
+	bob.c.Next(fromSID("hello", alice2.sid))
+}
+
+// sortedMembers returns {"members": [...]} with the members sorted by sid.
+func sortedMembers(t *testing.T, v any) any {
+	t.Helper()
+	obj, _ := v.(map[string]any)
+	list, ok := obj["members"].([]any)
+	if !ok {
+		t.Fatalf("%v has no members list", v)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, _ := list[i].(map[string]any)
+		b, _ := list[j].(map[string]any)
+		return fmt.Sprint(a["sid"]) < fmt.Sprint(b["sid"])
+	})
+	return obj
 }

@@ -37,9 +37,9 @@ type Socket struct {
 	policy config.Namespace
 	sub    *nats.Subscription // P.{ns}.socket.{sid}.*; set before the socket is visible
 	sp     *space             // set by attachSocket
-	expiry *time.Timer
 
 	// guarded by sp.mu
+	expiry   *time.Timer
 	rooms    map[string]*room
 	detached bool
 }
@@ -98,7 +98,9 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 	r.m.SocketUp(ns)
 	r.notice(r.subj.Lifecycle(ns, "connect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
 	if !id.Expires.IsZero() {
+		s.sp.mu.Lock()
 		s.expiry = time.AfterFunc(time.Until(id.Expires), func() { s.detach("token_expired", true) })
+		s.sp.mu.Unlock()
 	}
 	return s, nil
 }
@@ -157,14 +159,14 @@ func (s *Socket) detach(reason string, tell bool) {
 		return
 	}
 	s.detached = true
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
 	rooms := make([]string, 0, len(s.rooms))
 	for name := range s.rooms {
 		rooms = append(rooms, name)
 	}
 	sp.mu.Unlock()
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
 	for _, name := range rooms {
 		s.r.leaveRoom(s, name)
 	}
@@ -226,6 +228,13 @@ func MatchAny(globs []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// Detached reports whether the socket has ended.
+func (s *Socket) Detached() bool {
+	s.sp.mu.RLock()
+	defer s.sp.mu.RUnlock()
+	return s.detached
 }
 
 // InRoom reports whether the socket is a member of room.
