@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -67,6 +68,12 @@ func serverOptions(cfg *config.Config) (*server.Options, error) {
 			o.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
 		}
 	}
+	if t := cfg.NATS.TLS; t.CertFile != "" {
+		if o.TLSConfig, err = server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.CertFile, KeyFile: t.KeyFile}); err != nil {
+			return nil, fmt.Errorf("nats.tls: %w", err)
+		}
+		o.TLS = true
+	}
 	if js := cfg.NATS.JetStream; js.Enabled {
 		o.JetStream = true
 		o.StoreDir = js.StoreDir
@@ -103,10 +110,16 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, error)
 	return ns, nil
 }
 
-// connect opens routerd's own NATS connection, reconnecting forever.
+// connect opens routerd's own NATS connection, reconnecting forever. With
+// an embedded server it connects in-process (so client TLS on the port
+// backends use does not concern it).
 func (d *Daemon) connect(url string) (*nats.Conn, error) {
 	log := d.log.With("component", "nats")
-	nc, err := nats.Connect(url,
+	var extra []nats.Option
+	if d.ns != nil {
+		extra = append(extra, nats.InProcessServer(d.ns))
+	}
+	nc, err := nats.Connect(url, append(extra,
 		nats.Name("routerd "+d.cfg.Node.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
@@ -123,9 +136,12 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 			if sub != nil {
 				subject = sub.Subject
 			}
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				d.m.Dropped("nats_slow_consumer")
+			}
 			log.Error("NATS async error", "subject", subject, "err", err)
 		}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
