@@ -41,6 +41,11 @@ func decodeFrame(b []byte) (*clientFrame, *router.Error) {
 		}
 		return f, router.Errorf(router.CodeBadFrame, "not JSON")
 	}
+	if !utf8.Valid(b) {
+		// JSON text is UTF-8, and frames go out as WebSocket text: invalid
+		// bytes forwarded in data would make browsers drop the connection.
+		return f, router.Errorf(router.CodeBadFrame, "not valid UTF-8")
+	}
 	err := json.Unmarshal(b, f)
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) || (err != nil && !isTypeError(err)) {

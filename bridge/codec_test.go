@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/routerd/routerd/router"
 )
@@ -44,6 +45,7 @@ func TestDecodeFrame(t *testing.T) {
 		{in: `{"type":"join","id":01}`, code: router.CodeBadFrame},
 		{in: `{"type":"connect","auth":"tok","id":5}`, code: router.CodeBadFrame, id: 5, reason: "auth must be an object"},
 		{in: `{"type":"join","since":-1,"id":6}`, code: router.CodeBadFrame, id: 6},
+		{in: "{\"type\":\"emit\",\"data\":\"\xff\"}", code: router.CodeBadFrame, reason: "invalid UTF-8"},
 	}
 	for _, tt := range tests {
 		f, err := decodeFrame([]byte(tt.in))
@@ -159,7 +161,7 @@ func FuzzDecodeFrame(f *testing.F) {
 			if fr.Type == "" {
 				t.Fatalf("accepted a frame without type: %q", line)
 			}
-			if fr.Data != nil && (bytes.ContainsAny(fr.Data, "\n\r") || !json.Valid(fr.Data)) {
+			if fr.Data != nil && (bytes.ContainsAny(fr.Data, "\n\r") || !json.Valid(fr.Data) || !utf8.Valid(fr.Data)) {
 				t.Fatalf("data not compact JSON: %q", fr.Data)
 			}
 		}

@@ -40,6 +40,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintln(stderr, "routerd:", err)
 		return 2
 	}
 	if v, _ := fs.GetBool(config.FlagVersion); v {
