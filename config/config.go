@@ -68,6 +68,9 @@ type HTTP struct {
 	TLS TLSFiles `koanf:"tls"`
 	// Pprof mounts net/http/pprof under /debug/pprof/ (extension, default false).
 	Pprof bool `koanf:"pprof"`
+	// ChatPage serves the chat example page at / and the browser client at
+	// /client.js (extension, default false; on in the sample router.yaml).
+	ChatPage bool `koanf:"chat_page"`
 }
 
 // TLSFiles names a PEM certificate chain and its private key.

@@ -103,6 +103,7 @@ func flagHelp() map[string]string {
 		"http.tls.cert_file":          "PEM certificate chain for HTTPS/WSS",
 		"http.tls.key_file":           "PEM private key for HTTPS/WSS",
 		"http.pprof":                  "serve net/http/pprof under /debug/pprof/",
+		"http.chat_page":              "serve the chat example page at / and the browser client at /client.js",
 		"nats.listen":                 "embedded NATS server client address (host:port)",
 		"nats.url":                    "external NATS server URLs; when set nothing is embedded",
 		"nats.prefix":                 "subject prefix",

@@ -31,6 +31,7 @@ import (
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
+	"github.com/routerd/routerd/web"
 )
 
 // Daemon is one routerd node.
@@ -132,6 +133,9 @@ func (d *Daemon) mux() *http.ServeMux {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	if d.cfg.HTTP.ChatPage {
+		mux.Handle("/", web.Handler())
+	}
 	if d.cfg.HTTP.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
