@@ -69,18 +69,16 @@ type Router struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // dispatcher and node goroutines
 
-	mu     sync.RWMutex
-	spaces map[string]*space // live namespaces by name; guarded by mu
-	sysSub []*nats.Subscription
+	mu      sync.RWMutex
+	spaces  map[string]*space // live namespaces by name; guarded by mu
+	closing bool              // Close has begun: no new sockets; guarded by mu
+	sysSub  []*nats.Subscription
 }
 
 // shardQueue bounds each dispatcher's input. nats.go drops (and reports a
 // slow consumer) when it is full, so it is sized for bursts far above what a
 // dispatcher falls behind in practice.
 const shardQueue = 1 << 16
-
-// ErrClosed is returned by Connect after Close has begun.
-var ErrClosed = errors.New("router closed")
 
 // New returns a router; call Start before attaching sockets.
 func New(o Options) *Router {
@@ -111,9 +109,6 @@ func New(o Options) *Router {
 // Node returns this node's name.
 func (r *Router) Node() string { return r.node }
 
-// Subjects returns the subject scheme the router uses.
-func (r *Router) Subjects() Subjects { return r.subj }
-
 // Start subscribes to the control and node subjects and starts the
 // dispatchers. It returns once the subscriptions are confirmed by the server.
 func (r *Router) Start(ctx context.Context) error {
@@ -141,6 +136,7 @@ func (r *Router) Start(ctx context.Context) error {
 // usually closed their connections first; Close catches what is left.
 func (r *Router) Close() {
 	r.mu.Lock()
+	r.closing = true
 	var all []*Socket
 	for _, sp := range r.spaces {
 		sp.mu.RLock()

@@ -36,7 +36,7 @@ type userGroup struct {
 func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ctx == nil || r.ctx.Err() != nil {
+	if r.ctx == nil || r.closing {
 		return Errorf(CodeUnavailable, "router is shutting down")
 	}
 	sp := r.spaces[s.ns]
