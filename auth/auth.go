@@ -27,13 +27,14 @@ type Authenticator struct {
 	key     any      // HMAC secret ([]byte) or public key; nil when jwt is not configured
 	methods []string // the one algorithm the key allows
 	nc      *nats.Conn
+	node    string
 	subj    router.Subjects
 	timeout time.Duration
 }
 
 // New returns an Authenticator for cfg. nc carries backend auth requests.
 func New(cfg *config.Config, nc *nats.Conn) (*Authenticator, error) {
-	a := &Authenticator{nc: nc, subj: router.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
+	a := &Authenticator{nc: nc, node: cfg.Node.Name, subj: router.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
 	j := cfg.Auth.JWT
 	switch {
 	case j.Secret != "":
@@ -127,14 +128,6 @@ func (a *Authenticator) verify(token string) (*Claims, error) {
 	return claims, nil
 }
 
-// backendRequest is the body of a P.{ns}.auth request.
-type backendRequest struct {
-	NS         string              `json:"ns"`
-	Auth       json.RawMessage     `json:"auth"`
-	RemoteAddr string              `json:"remote_addr"`
-	Headers    map[string][]string `json:"headers,omitempty"`
-}
-
 // backendReply is what an auth backend answers.
 type backendReply struct {
 	Allow   bool     `json:"allow"`
@@ -143,17 +136,21 @@ type backendReply struct {
 	Message string   `json:"message"` // why not, shown to the client (extension)
 }
 
+// backend asks P.{ns}.auth. The request body is the client's auth object as
+// it is ({} when absent); what else a backend may need travels in headers:
+// Router-Ns, Router-Node, Router-Remote-Addr and the upgrade request's HTTP
+// headers as Http-<Name>.
 func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMessage, info router.ConnInfo) (router.Identity, error) {
 	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
-	body, err := json.Marshal(backendRequest{NS: ns, Auth: raw, RemoteAddr: info.RemoteAddr, Headers: info.Header})
-	if err != nil {
-		return router.Identity{}, fmt.Errorf("auth request: %w", err)
+	h := nats.Header{"Router-Ns": {ns}, "Router-Node": {a.node}, "Router-Remote-Addr": {info.RemoteAddr}}
+	for k, v := range info.Header {
+		h["Http-"+k] = v
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	m, err := a.nc.RequestWithContext(ctx, a.subj.Auth(ns), body)
+	m, err := a.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: a.subj.Auth(ns), Data: raw, Header: h})
 	if err != nil {
 		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "auth backend unavailable: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,19 +192,18 @@ func TestBackendAuth(t *testing.T) {
 	}
 	be := n.Backend()
 	var seen struct {
-		NS         string          `json:"ns"`
-		Auth       json.RawMessage `json:"auth"`
-		RemoteAddr string          `json:"remote_addr"`
+		auth, ns, remote, ua string
 	}
+	var mu sync.Mutex
 	sub, err := be.Subscribe("router.app.auth", func(m *nats.Msg) {
-		_ = json.Unmarshal(m.Data, &seen)
-		var req struct {
-			Auth struct {
-				PW string `json:"pw"`
-			} `json:"auth"`
+		mu.Lock()
+		seen.auth, seen.ns, seen.remote, seen.ua = string(m.Data), m.Header.Get("Router-Ns"), m.Header.Get("Router-Remote-Addr"), m.Header.Get("Http-User-Agent")
+		mu.Unlock()
+		var obj struct {
+			PW string `json:"pw"`
 		}
-		_ = json.Unmarshal(m.Data, &req)
-		if req.Auth.PW == "open sesame" {
+		_ = json.Unmarshal(m.Data, &obj)
+		if obj.PW == "open sesame" {
 			_ = m.Respond([]byte(`{"allow":true,"user":"dave","rooms":["ok-*"]}`))
 			return
 		}
@@ -224,9 +224,11 @@ func TestBackendAuth(t *testing.T) {
 	if r.Type() != "connected" {
 		t.Fatalf("allowed: %v", r)
 	}
-	if seen.NS != "app" || string(seen.Auth) != `{"pw":"open sesame"}` || seen.RemoteAddr == "" {
+	mu.Lock()
+	if seen.auth != `{"pw":"open sesame"}` || seen.ns != "app" || seen.remote == "" || seen.ua == "" {
 		t.Errorf("auth request = %+v", seen)
 	}
+	mu.Unlock()
 	c.Join("app", "ok-1")
 	if code := c.ErrorCode(map[string]any{"type": "join", "ns": "app", "room": "other"}); code != "forbidden" {
 		t.Errorf("join outside the backend's rooms: %s", code)

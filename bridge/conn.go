@@ -40,6 +40,7 @@ type conn struct {
 	closeCode  int         // written before closing is closed
 	closeText  string      // written before closing is closed
 	closeStart atomic.Bool // set when closing began; pongs no longer extend the deadline
+	pongDue    atomic.Bool // a ping is unanswered and the read deadline for its pong is armed
 	writerDone chan struct{}
 	requests   sync.WaitGroup // server-bound requests in flight
 
@@ -110,7 +111,9 @@ func (c *conn) readLoop() {
 	c.ws.SetReadLimit(int64(c.srv.cfg.Limits.MaxFrameBytes))
 	c.ws.SetPongHandler(func(string) error {
 		if !c.closeStart.Load() {
-			return c.ws.SetReadDeadline(time.Time{})
+			err := c.ws.SetReadDeadline(time.Time{})
+			c.pongDue.Store(false)
+			return err
 		}
 		return nil
 	})
@@ -152,7 +155,12 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-ping.C:
-			_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HTTP.PongTimeout))
+			// Arm the deadline once per unanswered ping: re-arming it on
+			// every tick would push it away forever when pong_timeout is
+			// longer than ping_interval.
+			if !c.pongDue.Swap(true) {
+				_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HTTP.PongTimeout))
+			}
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.abort()
 				return

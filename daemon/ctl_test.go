@@ -136,6 +136,10 @@ func TestCtlJoinLeave(t *testing.T) {
 	if got, want := sids(t, rep["members"]), sorted(a.sid, b.sid); !reflect.DeepEqual(got, want) {
 		t.Errorf("presence after ctl join: %v, want %v", got, want)
 	}
+	// Joining again changes nothing, and counts the socket as in the room
+	// (README: join counts the selected sockets in the room afterwards);
+	// no second notice (the next one below is the leave).
+	wantCount(t, "join again", ctlCall(t, nc, "router.chat.ctl.join", `{"sid":"`+a.sid+`","room":"lobby"}`), 1)
 	// The socket is a member like any other: it may publish to the room.
 	a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "hi"})
 	b.c.Next(fromSID("hi", a.sid))

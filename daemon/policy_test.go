@@ -173,6 +173,18 @@ func TestPolicyDirect(t *testing.T) {
 		a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": "AAAAAAAAAAAAAAAAAAAAAA", "event": "psst"})
 		a.c.Send(map[string]any{"type": "emit", "ns": "chat", "to": "AAAAAAAAAAAAAAAAAAAAAA", "event": "psst"})
 		a.c.None(noID)
+
+		// A sid of another namespace, or a wildcard, reaches no one: the
+		// target is a sid of the sender's namespace, escaped like any name.
+		other := joined(n, "nodirect")
+		for _, to := range []string{other.sid, "*", ">", b.sid + ".x"} {
+			a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": to, "event": "stray"})
+		}
+		a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": b.sid, "event": "marker"})
+		b.c.Next(routertest.IsEvent("marker"))
+		b.c.None(routertest.IsEvent("stray"))
+		c.c.None(routertest.IsEvent("stray"))
+		other.c.None(routertest.IsEvent("stray"))
 	})
 }
 

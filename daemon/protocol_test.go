@@ -126,8 +126,7 @@ func TestProtocolSubprotocol(t *testing.T) {
 	}{
 		{[]string{"routerd.v1"}, "routerd.v1"},
 		{[]string{"other.v9", "routerd.v1"}, "routerd.v1"},
-		{nil, ""},
-		{[]string{"other.v9"}, ""}, // not offered: the connection still opens, without a subprotocol
+		{nil, ""}, // clients that offer none are served too
 	}
 	for _, tc := range cases {
 		d := websocket.Dialer{Subprotocols: tc.offer, HandshakeTimeout: routertest.Wait}
@@ -177,8 +176,10 @@ func TestProtocolConnect(t *testing.T) {
 	// The refused connect left the first socket attached.
 	c.Join("chat", "lobby")
 
-	if code := c.ErrorCode(map[string]any{"type": "connect", "ns": "nowhere"}); code != "unknown_namespace" {
-		t.Errorf("connect to an undeclared namespace: %s, want unknown_namespace", code)
+	for _, ns := range []string{"nowhere", strings.Repeat("n", 64)} {
+		if code := c.ErrorCode(map[string]any{"type": "connect", "ns": ns}); code != "unknown_namespace" {
+			t.Errorf("connect to undeclared namespace %q: %s, want unknown_namespace", ns, code)
+		}
 	}
 	for _, ns := range []string{"", "bad.ns", "a b", "café", "x>", strings.Repeat("n", 65)} {
 		if code := c.ErrorCode(map[string]any{"type": "connect", "ns": ns}); code != "invalid_name" {
@@ -238,6 +239,7 @@ func TestProtocolMultiplexing(t *testing.T) {
 	cfg := routertest.Config(t)
 	news := config.DefaultNamespace()
 	news.Direct = true
+	news.PresenceEvents = true
 	cfg.Namespaces["news"] = news
 	node := routertest.Start(t, cfg)
 
@@ -283,6 +285,14 @@ func TestProtocolMultiplexing(t *testing.T) {
 	if code := x.ErrorCode(map[string]any{"type": "join", "ns": "news", "room": "lobby"}); code != "not_connected" {
 		t.Errorf("join news after disconnect: %s, want not_connected", code)
 	}
+
+	// Closing the connection detaches every socket on it.
+	xNews = x.Connect("news")
+	x.Join("news", "lobby")
+	z.Next(protoIsPresence("$join", "lobby", xNews))
+	_ = x.WS.Close()
+	y.Next(protoIsPresence("$leave", "lobby", xChat))
+	z.Next(protoIsPresence("$leave", "lobby", xNews))
 }
 
 func TestProtocolDisconnect(t *testing.T) {
@@ -716,8 +726,8 @@ func TestProtocolServerBoundRequest(t *testing.T) {
 		t.Errorf("request with a non-JSON reply: %v, want ack data \"hi\"", r)
 	}
 	r = a.Req(map[string]any{"type": "emit", "ns": "chat", "event": "empty"})
-	if r.Type() != "ack" || r.JSON("data") != "null" && r.JSON("data") != "" {
-		t.Errorf("request with an empty reply: %v, want ack with data null or none", r)
+	if r.Type() != "ack" || !protoHas(r, "data") || r["data"] != nil {
+		t.Errorf("request with an empty reply: %v, want ack with data null", r)
 	}
 	r = a.Req(map[string]any{"type": "emit", "ns": "chat", "event": "pretty"})
 	if r.Type() != "ack" || r.JSON("data") != `{"a":1}` {
@@ -961,6 +971,7 @@ func TestProtocolBadInputKeepsConnection(t *testing.T) {
 	sidB := protoMember(t, b, "chat", "lobby")
 
 	garbage := []string{
+		`{"type":"emit","ns":"chat","room":"lobby","event":"deep","data":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "}",
 		"", " ", "\n\n", "{", "}", "{}", "[]", "nul", "\x00\x01\x02", "{\"type\":", `{"type":"join","ns":"chat","room":5}`,
 		`{"type":"emit","ns":"chat","room":"lobby","event":"$join"}`, `{"type":"connect","ns":"chat"}`,
 		`{"type":"leave","ns":"chat","room":"r","id":-1}`, `{"type":"nope"}`, strings.Repeat("[", 5000),
@@ -996,7 +1007,7 @@ func TestProtocolMultiFrameMessage(t *testing.T) {
 	t.Parallel()
 	node := routertest.Start(t, routertest.Config(t))
 	a, b := node.Dial(), node.Dial()
-	sidB := protoMember(t, b, "chat", "lobby")
+	protoMember(t, b, "chat", "lobby")
 
 	a.Send(`{"type":"connect","ns":"chat","id":101}` + "\n" + `{"type":"join","ns":"chat","room":"lobby","id":102}`)
 	if r := a.Next(routertest.IsReply(101)); r.Type() != "connected" {
@@ -1025,11 +1036,67 @@ func TestProtocolMultiFrameMessage(t *testing.T) {
 			t.Errorf("event %d: %v", i, ev)
 		}
 	}
-	_ = sidB
 	// One pretty-printed frame over several lines is one frame.
 	a.Send("{\n  \"type\": \"leave\",\n  \"ns\": \"chat\",\n  \"room\": \"x\",\n  \"id\": 106\n}")
 	if r := a.Next(routertest.IsReply(106)); r.Type() != "ack" {
 		t.Errorf("pretty-printed frame: %v", r)
 	}
 	a.None(routertest.IsType("error"))
+}
+
+func TestProtocolJoinAckThenDelivery(t *testing.T) {
+	t.Parallel()
+	node := routertest.Start(t, routertest.Config(t))
+	nc := node.Backend()
+	a := node.Dial()
+	sidA := a.Connect("chat")
+	// Once a join is acked, events published to the room through this node
+	// reach the socket: from a client and from a backend, also when the
+	// join opened the room on this node.
+	for i := 0; i < 20; i++ {
+		room := fmt.Sprintf("fresh-%d", i)
+		b := node.Dial()
+		b.Connect("chat")
+		b.Join("chat", room)
+		if err := nc.Publish("router.chat.room."+room+".backend", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if ev := b.Next(routertest.IsEvent("backend")); ev.Str("room") != room || ev.JSON("data") != fmt.Sprint(i) || protoHas(ev, "from") {
+			t.Errorf("backend event: %v", ev)
+		}
+		a.Join("chat", room)
+		b.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": room, "event": "client", "data": i})
+		a.Next(routertest.IsEvent("client"))
+		a.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": room, "event": "back", "data": i})
+		if ev := b.Next(routertest.IsEvent("back")); ev.Str("from") != sidA {
+			t.Errorf("event from a: %v", ev)
+		}
+	}
+}
+
+func TestProtocolPinnedErrorCodes(t *testing.T) {
+	t.Parallel()
+	cfg := routertest.Config(t)
+	locked := config.DefaultNamespace()
+	locked.ClientJoin = false
+	cfg.Namespaces["locked"] = locked
+	node := routertest.Start(t, cfg)
+	c := node.Dial()
+	c.Connect("chat")
+	c.Connect("locked")
+
+	// history where the namespace keeps none → forbidden.
+	if code := c.ErrorCode(map[string]any{"type": "history", "ns": "chat", "room": "lobby"}); code != "forbidden" {
+		t.Errorf("history without history: %s, want forbidden", code)
+	}
+	// join / leave where client_join is false → forbidden.
+	for _, typ := range []string{"join", "leave"} {
+		if code := c.ErrorCode(map[string]any{"type": typ, "ns": "locked", "room": "lobby"}); code != "forbidden" {
+			t.Errorf("%s with client_join false: %s, want forbidden", typ, code)
+		}
+	}
+	// A client event name starting with $ → invalid_name, whatever the target.
+	if code := c.ErrorCode(map[string]any{"type": "emit", "ns": "chat", "event": "$x"}); code != "invalid_name" {
+		t.Errorf("server-bound $ event: %s, want invalid_name", code)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
@@ -420,6 +421,13 @@ func TestBackendBroadcast(t *testing.T) {
 	multi.Next(ofNS("alert", "chat"))
 	multi.None(routertest.IsEvent("alert"))
 	onlyOther.c.None(routertest.IsEvent("alert"))
+
+	// Router-Exclude works on broadcasts too (extension, README).
+	backendPub(t, nc, "router.chat.broadcast.alert2", nil, nats.Header{"Router-Exclude": {noRoom.sid}})
+	inRoom.c.Next(routertest.IsEvent("alert2"))
+	otherRoom.c.Next(routertest.IsEvent("alert2"))
+	multi.Next(ofNS("alert2", "chat"))
+	noRoom.c.None(routertest.IsEvent("alert2"))
 }
 
 func TestBackendPayloadMapping(t *testing.T) {
@@ -445,6 +453,11 @@ func TestBackendPayloadMapping(t *testing.T) {
 		{"text with spaces", "hello world\n", `"hello world\n"`, ""},
 		{"broken json", `{"a":`, `"{\"a\":"`, ""},
 		{"quote", `say "hi"`, `"say \"hi\""`, ""},
+		// Not UTF-8, so not JSON (RFC 8259 §8.1): a JSON string, with the
+		// bad bytes replaced, since a text frame must be valid UTF-8.
+		{"bad utf-8 in json", "\"a\xffb\"", `"\"a\ufffdb\""`, ""},
+		{"bad utf-8 in pretty json", "{\"a\": \"\xff\"}", `"{\"a\": \"\ufffd\"}"`, ""},
+		{"bad utf-8", "\xfe\xff", `"\ufffd\ufffd"`, ""},
 	}
 	for i, tc := range cases {
 		event := fmt.Sprintf("p%d", i)
@@ -460,6 +473,9 @@ func TestBackendPayloadMapping(t *testing.T) {
 		}
 	}
 	for _, m := range a.c.Raw() {
+		if !utf8.ValidString(m) {
+			t.Errorf("message %q is not valid UTF-8", m)
+		}
 		for _, line := range strings.Split(m, "\n") {
 			if !json.Valid([]byte(line)) {
 				t.Errorf("frame %q is not one JSON value per line", line)
@@ -751,6 +767,11 @@ func TestUserSubject(t *testing.T) {
 	bob.c.None(routertest.IsEvent("note"))
 	carol.c.None(routertest.IsEvent("note"))
 	anon.c.None(routertest.IsEvent("note"))
+
+	// Router-Exclude works on user publishes too (extension, README).
+	backendPub(t, nc, "router.secure.user.alice.other_tab", nil, nats.Header{"Router-Exclude": {alice1.sid}})
+	alice2.c.Next(routertest.IsEvent("other_tab"))
+	alice1.c.None(routertest.IsEvent("other_tab"))
 
 	// User names are escaped like any name.
 	backendPub(t, nc, "router.secure.user.carol%40example%2Ecom.note", []byte(`"hi carol"`), nil)
