@@ -163,6 +163,19 @@ func (d *Daemon) NATSURL() string {
 	return strings.Join(d.cfg.NATS.URL, ",")
 }
 
+// ClusterURL returns the embedded server's cluster (route) URL, or "" when
+// it is not clustered.
+func (d *Daemon) ClusterURL() string {
+	if d.ns == nil || d.ns.ClusterAddr() == nil {
+		return ""
+	}
+	return "nats-route://" + d.ns.ClusterAddr().String()
+}
+
+// Nodes returns how many routerd nodes (this one included) share the bus,
+// as heartbeats show.
+func (d *Daemon) Nodes() int { return d.router.Nodes() }
+
 // Failed reports a component that stopped by itself.
 func (d *Daemon) Failed() <-chan error { return d.failed }
 

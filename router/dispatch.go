@@ -132,9 +132,16 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 		return
 	}
 	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(Member{SID: n.SID, User: n.User})}
-	rm.mu.RLock()
+	rm.mu.Lock()
+	if node := header(m.Header, "Router-Node-Id"); node != "" && node != r.nodes.id {
+		if event == "$join" {
+			rm.remote[n.SID] = remoteMember{node: node, user: n.User}
+		} else {
+			delete(rm.remote, n.SID)
+		}
+	}
 	r.deliver(rm.members, ev, n.SID)
-	rm.mu.RUnlock()
+	rm.mu.Unlock()
 }
 
 func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {

@@ -35,12 +35,18 @@ type nodeTable struct {
 	done chan struct{}
 
 	mu   sync.Mutex
-	seen map[string]time.Time // last heartbeat by instance id; guarded by mu
+	seen map[string]peer // other live nodes by instance id; guarded by mu
 	subs []*nats.Subscription
 }
 
+// peer is another node as its heartbeats show it.
+type peer struct {
+	name string
+	last time.Time
+}
+
 func newNodeTable(r *Router) *nodeTable {
-	return &nodeTable{r: r, id: newSID(), done: make(chan struct{}), seen: make(map[string]time.Time)}
+	return &nodeTable{r: r, id: newSID(), done: make(chan struct{}), seen: make(map[string]peer)}
 }
 
 func (t *nodeTable) start() error {
@@ -92,13 +98,18 @@ func (t *nodeTable) loop() {
 		case now := <-tick.C:
 			t.publish(heartbeat{})
 			t.mu.Lock()
-			for id, last := range t.seen {
-				if now.Sub(last) > nodeExpiry {
+			var gone []string
+			for id, p := range t.seen {
+				if now.Sub(p.last) > nodeExpiry {
 					delete(t.seen, id)
-					t.r.log.Info("node gone", "id", id)
+					gone = append(gone, id)
+					t.r.log.Warn("node lost: no heartbeat", "node", p.name, "id", id)
 				}
 			}
 			t.mu.Unlock()
+			for _, id := range gone {
+				t.r.nodeGone(id)
+			}
 		}
 	}
 }
@@ -108,16 +119,29 @@ func (t *nodeTable) handleHeartbeat(m *nats.Msg) {
 	if json.Unmarshal(m.Data, &h) != nil || h.ID == "" || h.ID == t.id {
 		return
 	}
+	var gone []string
 	t.mu.Lock()
 	_, known := t.seen[h.ID]
 	if h.Leaving {
 		delete(t.seen, h.ID)
 	} else {
-		t.seen[h.ID] = time.Now()
+		t.seen[h.ID] = peer{name: h.Node, last: time.Now()}
+		// A node that restarted has a new id under its old name: the old
+		// instance, and every socket it held, is gone.
+		for id, p := range t.seen {
+			if p.name == h.Node && id != h.ID {
+				delete(t.seen, id)
+				gone = append(gone, id)
+			}
+		}
 	}
 	t.mu.Unlock()
 	if !known && !h.Leaving {
 		t.r.log.Info("node joined", "node", h.Node, "id", h.ID)
+	}
+	for _, id := range gone {
+		t.r.log.Warn("node lost: restarted", "node", h.Node, "id", id)
+		t.r.nodeGone(id)
 	}
 	if h.Probe {
 		t.publish(heartbeat{})

@@ -21,6 +21,16 @@ type room struct {
 	mu      sync.RWMutex
 	members []*Socket       // guarded by mu
 	index   map[*Socket]int // position in members; guarded by mu
+	// remote holds the members on other nodes, by sid, where the namespace
+	// has presence events, so that their $leave can be told when their node
+	// dies; guarded by mu.
+	remote map[string]remoteMember
+}
+
+// remoteMember is a room member held by another node.
+type remoteMember struct {
+	node string // instance id
+	user string
 }
 
 func (rm *room) add(s *Socket) {
@@ -95,6 +105,10 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, er
 		r.dropMember(s, name)
 		return false, rm.err
 	}
+	if first && rm.pres != nil {
+		r.wg.Add(1)
+		go r.learnRemoteMembers(s.ns, rm)
+	}
 	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "join", SID: s.sid, User: s.id.User, Node: r.node})
 	return true, nil
 }
@@ -103,7 +117,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, er
 func (r *Router) openRoom(sp *space, name string) (*room, error) {
 	tok := Escape(name)
 	ch := r.shardFor(roomKey(sp.name, name))
-	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int)}
+	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int), remote: make(map[string]remoteMember)}
 	var err error
 	if rm.sub, err = r.nc.ChanSubscribe(r.subj.roomSub(sp.name, tok), ch); err != nil {
 		return nil, natsError(err)
@@ -186,4 +200,62 @@ func (r *Router) localRooms(ns string) map[string]int {
 		rm.mu.RUnlock()
 	}
 	return out
+}
+
+// learnRemoteMembers fills a newly opened room's view of the members other
+// nodes hold. Notices that arrive meanwhile keep it current from then on.
+func (r *Router) learnRemoteMembers(ns string, rm *room) {
+	defer r.wg.Done()
+	reps, err := r.gather(r.ctx, scatterRequest{NS: ns, Op: "presence", Room: rm.name})
+	if err != nil {
+		r.log.Debug("learn remote members", "ns", ns, "room", rm.name, "err", err)
+		return
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for _, rep := range reps {
+		if rep.ID == r.nodes.id {
+			continue
+		}
+		for _, m := range rep.Members {
+			if _, ok := rm.remote[m.SID]; !ok {
+				rm.remote[m.SID] = remoteMember{node: rep.ID, user: m.User}
+			}
+		}
+	}
+}
+
+// nodeGone tells the local members of every room that the members another
+// node held have left: that node died (or restarted) without saying so.
+func (r *Router) nodeGone(id string) {
+	r.mu.RLock()
+	spaces := make([]*space, 0, len(r.spaces))
+	for _, sp := range r.spaces {
+		if sp.policy.PresenceEvents {
+			spaces = append(spaces, sp)
+		}
+	}
+	r.mu.RUnlock()
+	for _, sp := range spaces {
+		sp.mu.RLock()
+		rooms := make([]*room, 0, len(sp.rooms))
+		for _, rm := range sp.rooms {
+			rooms = append(rooms, rm)
+		}
+		sp.mu.RUnlock()
+		for _, rm := range rooms {
+			rm.mu.Lock()
+			var lost []Member
+			for sid, m := range rm.remote {
+				if m.node == id {
+					lost = append(lost, Member{SID: sid, User: m.user})
+					delete(rm.remote, sid)
+				}
+			}
+			for _, m := range lost {
+				r.deliver(rm.members, &Event{NS: sp.name, Room: rm.name, Name: "$leave", Data: marshal(m)}, "")
+			}
+			rm.mu.Unlock()
+		}
+	}
 }

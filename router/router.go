@@ -109,6 +109,10 @@ func New(o Options) *Router {
 // Node returns this node's name.
 func (r *Router) Node() string { return r.node }
 
+// Nodes returns how many routerd nodes (this one included) are alive on the
+// bus, as heartbeats show.
+func (r *Router) Nodes() int { return r.nodes.count() }
+
 // Start subscribes to the control and node subjects and starts the
 // dispatchers. It returns once the subscriptions are confirmed by the server.
 func (r *Router) Start(ctx context.Context) error {

@@ -121,9 +121,10 @@ type presenceNotice struct {
 // headers returns the Router-* headers of a message published for s.
 func (s *Socket) headers(room, event string) nats.Header {
 	h := nats.Header{
-		"Router-Ns":   {s.ns},
-		"Router-Sid":  {s.sid},
-		"Router-Node": {s.r.node},
+		"Router-Ns":      {s.ns},
+		"Router-Sid":     {s.sid},
+		"Router-Node":    {s.r.node},
+		"Router-Node-Id": {s.r.nodes.id},
 	}
 	if s.id.User != "" {
 		h["Router-User"] = []string{s.id.User}

@@ -80,10 +80,7 @@ func freePort(t *testing.T) int {
 // clients with 1001 and exits 0.
 func TestProcessSignals(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "routerd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := writeConfig(t, fmt.Sprintf(`
 node: {name: proc}

@@ -77,6 +77,36 @@ func (n *Node) Stop() {
 	}
 }
 
+// StartCluster starts n nodes whose embedded servers form one NATS cluster
+// (the others route to the first), with node names t1..tn, and waits until
+// every node sees all the others. mutate may change each node's config.
+func StartCluster(t testing.TB, n int, mutate func(i int, cfg *config.Config)) []*Node {
+	t.Helper()
+	nodes := make([]*Node, 0, n)
+	for i := 0; i < n; i++ {
+		cfg := Config(t)
+		cfg.Node.Name = fmt.Sprintf("t%d", i+1)
+		cfg.NATS.Cluster.Name = "routertest"
+		cfg.NATS.Cluster.Listen = "127.0.0.1:0"
+		if i > 0 {
+			cfg.NATS.Cluster.Routes = []string{nodes[0].ClusterURL()}
+		}
+		if mutate != nil {
+			mutate(i, &cfg)
+		}
+		nodes = append(nodes, Start(t, cfg))
+	}
+	for _, node := range nodes {
+		Eventually(t, "cluster formed", func() error {
+			if got := node.Nodes(); got != n {
+				return fmt.Errorf("%s sees %d nodes, want %d", node.Cfg.Node.Name, got, n)
+			}
+			return nil
+		})
+	}
+	return nodes
+}
+
 // WSURL is the node's WebSocket URL.
 func (n *Node) WSURL() string { return "ws://" + n.HTTPAddr() + n.Cfg.HTTP.WSPath }
 
@@ -230,11 +260,17 @@ func (c *Client) Send(v any) {
 // Next waits for the first unconsumed frame matching pred and removes it.
 func (c *Client) Next(pred func(Frame) bool) Frame {
 	c.t.Helper()
-	f, ok := c.next(pred, Wait)
+	return c.NextWithin(pred, Wait)
+}
+
+// NextWithin is Next with its own deadline.
+func (c *Client) NextWithin(pred func(Frame) bool, d time.Duration) Frame {
+	c.t.Helper()
+	f, ok := c.next(pred, d)
 	if !ok {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.t.Fatalf("no matching frame within %s; unconsumed: %v; closed: %v", Wait, c.frames, c.closed)
+		c.t.Fatalf("no matching frame within %s; unconsumed: %v; closed: %v", d, c.frames, c.closed)
 	}
 	return f
 }
@@ -286,6 +322,31 @@ func (c *Client) None(pred func(Frame) bool) {
 			c.t.Fatalf("unexpected frame %v", f)
 		}
 	}
+}
+
+// Has reports whether an unconsumed frame matching pred has arrived.
+func (c *Client) Has(pred func(Frame) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range c.frames {
+		if pred(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// Drop removes every unconsumed frame matching pred.
+func (c *Client) Drop(pred func(Frame) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.frames[:0]
+	for _, f := range c.frames {
+		if !pred(f) {
+			kept = append(kept, f)
+		}
+	}
+	c.frames = kept
 }
 
 // Req sends frame v with a fresh id and returns its reply.

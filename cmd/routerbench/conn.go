@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+const (
+	setupTimeout = 30 * time.Second // one connection's dial, attach and join
+	writeTimeout = 30 * time.Second // one message written to the server
+	minReadBuf   = 4096             // a reader's first buffer
+	maxReadBuf   = 64 << 10         // a reader's buffer grows this far under load, or to the longest frame
+	spareFiles   = 64               // open files needed beside the connections
+)
+
+// writeBuffers is shared by every connection's writes: gorilla/websocket
+// then holds a write buffer only while a message is being written, so an
+// idle connection costs the generator little.
+var writeBuffers = &sync.Pool{}
+
+// conn is one benchmark connection: dialled and attached synchronously,
+// then read by its own goroutine (readLoop) until routerbench or the server
+// closes it.
+type conn struct {
+	ws    *websocket.Conn
+	proto protocol
+
+	wmu     sync.Mutex  // serialises writes: a publisher and the reader's answers to pings
+	closing atomic.Bool // routerbench is closing the connection itself
+
+	// Owned by the reader goroutine; read by others only after done is closed.
+	buf    []byte         // unscanned bytes of the current message
+	hist   histogram      // publish-to-delivery latency of benchmark events
+	events int64          // benchmark events received
+	last   time.Time      // when the last benchmark event arrived
+	errors map[string]int // error frames (and server-side detaches) by code
+	ended  string         // how the server ended the connection; "" if it did not
+	done   chan struct{}  // closed when the reader returns
+}
+
+// dial opens a connection to o.url and attaches it to o.ns and room.
+func dial(ctx context.Context, o *options, room string) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	d := websocket.Dialer{
+		HandshakeTimeout: setupTimeout,
+		Subprotocols:     o.proto.subprotocols(),
+		WriteBufferPool:  writeBuffers,
+	}
+	ws, resp, err := d.DialContext(ctx, o.url, nil)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial %s: %w (HTTP %s)", o.url, err, resp.Status)
+		}
+		return nil, fmt.Errorf("dial %s: %w", o.url, err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		_ = ws.Close()
+		return nil, fmt.Errorf("dial %s: HTTP %s", o.url, resp.Status)
+	}
+	c := &conn{ws: ws, proto: o.proto, done: make(chan struct{})}
+	deadline, _ := ctx.Deadline()
+	_ = ws.SetReadDeadline(deadline)
+	if err := o.proto.attach(c, o.ns, room); err != nil {
+		_ = ws.Close()
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	_ = ws.SetReadDeadline(time.Time{})
+	return c, nil
+}
+
+// readMessage reads one whole message; attach uses it before the reader starts.
+func (c *conn) readMessage() ([]byte, error) {
+	_, msg, err := c.ws.ReadMessage()
+	return msg, err
+}
+
+// write sends msg as one text message.
+func (c *conn) write(msg []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return c.ws.WriteMessage(websocket.TextMessage, msg)
+}
+
+// readLoop reads messages until the connection ends, handing the protocol
+// whole frames as soon as they are in (v1 messages may batch thousands of
+// frames; they are never held whole), and counting what they carry in t.
+func (c *conn) readLoop(t *tally) {
+	defer close(c.done)
+	var in inbound
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			c.end(err)
+			return
+		}
+		n := 0 // bytes in c.buf not yet scanned
+		for {
+			// Grow the buffer when a frame does not fit, or when a read
+			// filled it: under load, fewer and larger reads cost less.
+			if n == len(c.buf) {
+				c.buf = append(c.buf, make([]byte, max(len(c.buf), minReadBuf))...)
+			}
+			m, err := r.Read(c.buf[n:])
+			if n+m == len(c.buf) && len(c.buf) < maxReadBuf {
+				c.buf = append(c.buf, make([]byte, len(c.buf))...)
+			}
+			n += m
+			eof := errors.Is(err, io.EOF)
+			if err != nil && !eof {
+				c.end(err)
+				return
+			}
+			cut := n // at the end of the message, everything
+			if !eof {
+				cut = bytes.LastIndexByte(c.buf[:n], '\n') + 1
+			}
+			if cut > 0 {
+				if err := c.handle(c.buf[:cut], &in, t); err != nil {
+					c.end(err)
+					return
+				}
+				n = copy(c.buf, c.buf[cut:n])
+			}
+			if eof {
+				break
+			}
+		}
+	}
+}
+
+// handle scans whole frames and records what they carry.
+func (c *conn) handle(b []byte, in *inbound, t *tally) error {
+	c.proto.scan(b, in)
+	for _, code := range in.errors {
+		if c.errors == nil {
+			c.errors = make(map[string]int)
+		}
+		c.errors[code]++
+	}
+	if len(in.reply) > 0 {
+		if err := c.write(in.reply); err != nil {
+			return err
+		}
+	}
+	if len(in.stamps) == 0 {
+		return nil
+	}
+	now := time.Now()
+	ns := now.UnixNano()
+	for _, s := range in.stamps {
+		c.hist.record(time.Duration(ns - s))
+	}
+	c.events += int64(len(in.stamps))
+	c.last = now
+	t.add(int64(len(in.stamps)))
+	return nil
+}
+
+// end records why the reader stopped, unless routerbench closed the connection.
+func (c *conn) end(err error) {
+	if c.closing.Load() {
+		return
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		c.ended = fmt.Sprintf("close %d", ce.Code)
+	} else {
+		c.ended = "dropped"
+	}
+}
+
+// closeAll closes every connection and waits for their readers.
+func closeAll(conns []*conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.closing.Store(true)
+			_ = c.ws.Close()
+		}
+	}
+	for _, c := range conns {
+		if c != nil {
+			<-c.done
+		}
+	}
+}
+
+// tally counts the benchmark events received by every connection of a run
+// and closes all when expected ones are in.
+type tally struct {
+	expected int64
+	received atomic.Int64
+	all      chan struct{}
+}
+
+func newTally(expected int64) *tally {
+	return &tally{expected: expected, all: make(chan struct{})}
+}
+
+func (t *tally) add(n int64) {
+	v := t.received.Add(n)
+	if v >= t.expected && v-n < t.expected {
+		close(t.all)
+	}
+}
+
+// dialAll opens n connections, connection i joined to room(i), with
+// o.concurrency dialling at once, and starts their readers counting into
+// t. took[i] is how long connection i took from dial to joined. On an
+// error every connection opened is closed again.
+func dialAll(ctx context.Context, o *options, n int, room func(int) string, t *tally) (conns []*conn, took []time.Duration, err error) {
+	if err := ensureFiles(uint64(n) + spareFiles); err != nil {
+		return nil, nil, err
+	}
+	conns = make([]*conn, n)
+	took = make([]time.Duration, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for range min(o.concurrency, n) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				start := time.Now()
+				c, err := dial(ctx, o, room(i))
+				if err != nil {
+					once.Do(func() { first = fmt.Errorf("connection %d of %d: %w", i+1, n, err); cancel() })
+					return
+				}
+				took[i] = time.Since(start)
+				conns[i] = c
+				go c.readLoop(t)
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	if first != nil {
+		closeAll(conns)
+		return nil, nil, first
+	}
+	return conns, took, nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Default endpoints of the two servers routerbench speaks to.
+const (
+	defaultURL         = "ws://127.0.0.1:8080/ws"
+	defaultSocketIOURL = "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+)
+
+// options are the flags every scenario shares.
+type options struct {
+	url         string
+	ns          string
+	protoName   string
+	proto       protocol
+	metrics     string // Prometheus text endpoint of the server; "" when not scraped
+	json        bool
+	concurrency int       // connections dialled at once
+	room        string    // room names are room-<n>
+	cpuProfile  string    // file for routerbench's own CPU profile
+	progress    io.Writer // where a run says what it is doing
+}
+
+// commonFlags registers the shared flags on fs.
+func commonFlags(fs *flag.FlagSet) *options {
+	o := &options{}
+	fs.StringVar(&o.url, "url", defaultURL, "WebSocket URL of the server (with -proto socketio: "+defaultSocketIOURL+")")
+	fs.StringVar(&o.ns, "ns", "chat", "namespace")
+	fs.StringVar(&o.protoName, "proto", "routerd", "wire protocol: routerd (v1 JSON frames) or socketio (Socket.IO 4, bench/socketio/server.js)")
+	fs.StringVar(&o.metrics, "metrics", "auto", "Prometheus /metrics URL of the server; auto: http://<url host>/metrics; none: do not scrape")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	fs.IntVar(&o.concurrency, "concurrency", 50, "connections dialled at once")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write routerbench's own CPU profile to this file")
+	fs.StringVar(&o.room, "room", "bench", "room names are PREFIX-0, PREFIX-1, ...")
+	return o
+}
+
+// resolve checks the shared flags and fills in what depends on others.
+func (o *options) resolve(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch o.protoName {
+	case "routerd":
+		o.proto = v1{}
+	case "socketio":
+		o.proto = socketIO{}
+		if !set["url"] {
+			o.url = defaultSocketIOURL
+		}
+	default:
+		return fmt.Errorf("-proto %q: want routerd or socketio", o.protoName)
+	}
+	u, err := url.Parse(o.url)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return fmt.Errorf("-url %q: want ws://host:port/path", o.url)
+	}
+	switch o.metrics {
+	case "none":
+		o.metrics = ""
+	case "auto":
+		scheme := "http"
+		if u.Scheme == "wss" {
+			scheme = "https"
+		}
+		o.metrics = scheme + "://" + u.Host + "/metrics"
+	}
+	if o.concurrency < 1 {
+		return fmt.Errorf("-concurrency must be at least 1")
+	}
+	return nil
+}
+
+// logf tells how a run goes, one line at a time.
+func (o *options) logf(format string, args ...any) {
+	if o.progress != nil {
+		fmt.Fprintf(o.progress, format+"\n", args...)
+	}
+}
+
+// roomName is the name of room n.
+func (o *options) roomName(n int) string { return fmt.Sprintf("%s-%d", o.room, n) }
+
+// params returns every flag's value, for the report.
+func params(fs *flag.FlagSet) map[string]string {
+	p := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { p[f.Name] = f.Value.String() })
+	return p
+}
+
+// positive checks that named integer flags are at least 1.
+func positive(flags map[string]int) error {
+	var bad []string
+	for name, v := range flags {
+		if v < 1 {
+			bad = append(bad, "-"+name)
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("%s must be at least 1", strings.Join(bad, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// protocol is one wire protocol routerbench speaks: routerd's v1 JSON
+// frames, or Socket.IO 4 over an Engine.IO WebSocket for the comparison.
+type protocol interface {
+	// subprotocols are offered in the WebSocket handshake.
+	subprotocols() []string
+	// attach runs the handshake of a freshly dialled connection: it waits
+	// for the server's greeting, attaches to namespace ns and joins room,
+	// each step waiting for its reply.
+	attach(c *conn, ns, room string) error
+	// emitFrame returns what goes before and after the data (JSON) in the
+	// message that publishes it to room.
+	emitFrame(ns, room string, self bool) (prefix, suffix []byte)
+	// scan reads one server message into in (which it resets first).
+	scan(msg []byte, in *inbound)
+}
+
+// inbound is what one server message held, in the parts routerbench needs.
+type inbound struct {
+	stamps []int64  // send timestamps (unix ns) of the benchmark events, in order
+	errors []string // error codes and server-side detaches, as labels
+	reply  []byte   // to write back (an answer to a protocol-level ping), if not empty
+}
+
+func (in *inbound) reset() {
+	in.stamps = in.stamps[:0]
+	in.errors = in.errors[:0]
+	in.reply = nil
+}
+
+// stampKey opens the benchmark payload {"t":<unix ns>,"p":"<pad>"}. A JSON
+// string holds a quote only escaped, so these bytes appear in a frame only
+// where an object starts with the key "t".
+var stampKey = []byte(`{"t":`)
+
+// stampOf returns the timestamp of the benchmark payload in b, if b holds one.
+func stampOf(b []byte) (int64, bool) {
+	i := bytes.Index(b, stampKey)
+	if i < 0 {
+		return 0, false
+	}
+	b = b[i+len(stampKey):]
+	var t int64
+	n := 0
+	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		t = t*10 + int64(b[n]-'0')
+		n++
+	}
+	return t, n > 0
+}
+
+// appendPayload appends the benchmark payload stamped t, padded so that it
+// is size bytes long (or as short as it can be).
+func appendPayload(b []byte, t int64, size int) []byte {
+	start := len(b)
+	b = append(b, stampKey...)
+	b = strconv.AppendInt(b, t, 10)
+	b = append(b, `,"p":"`...)
+	for pad := size - (len(b) - start) - 2; pad > 0; pad-- {
+		b = append(b, 'x')
+	}
+	return append(b, `"}`...)
+}
+
+// v1 is routerd's WebSocket protocol (README, "WebSocket protocol (v1)").
+type v1 struct{}
+
+func (v1) subprotocols() []string { return []string{"routerd.v1"} }
+
+// v1Reply is the part of a non-event server frame routerbench reads.
+type v1Reply struct {
+	Type    string `json:"type"`
+	ID      uint64 `json:"id"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Reason  string `json:"reason"`
+}
+
+func (v1) attach(c *conn, ns, room string) error {
+	if _, err := v1Await(c, func(f *v1Reply) bool { return f.Type == "hello" }); err != nil {
+		return err
+	}
+	steps := []struct {
+		frame string
+		want  string
+	}{
+		{fmt.Sprintf(`{"type":"connect","ns":%s,"id":1}`, jsonString(ns)), "connected"},
+		{fmt.Sprintf(`{"type":"join","ns":%s,"room":%s,"id":2}`, jsonString(ns), jsonString(room)), "ack"},
+	}
+	for i, s := range steps {
+		if err := c.write([]byte(s.frame)); err != nil {
+			return err
+		}
+		id := uint64(i + 1)
+		f, err := v1Await(c, func(f *v1Reply) bool { return f.ID == id && f.Type != "" })
+		if err != nil {
+			return err
+		}
+		if f.Type != s.want {
+			return fmt.Errorf("%s: %s %s: %s", s.frame, f.Type, f.Code, f.Message)
+		}
+	}
+	return nil
+}
+
+// v1Await reads frames until one matches.
+func v1Await(c *conn, match func(*v1Reply) bool) (*v1Reply, error) {
+	for {
+		msg, err := c.readMessage()
+		if err != nil {
+			return nil, err
+		}
+		for line := range bytes.SplitSeq(msg, []byte{'\n'}) {
+			var f v1Reply
+			if json.Unmarshal(line, &f) == nil && match(&f) {
+				return &f, nil
+			}
+		}
+	}
+}
+
+func (v1) emitFrame(ns, room string, self bool) (prefix, suffix []byte) {
+	prefix = fmt.Appendf(nil, `{"type":"emit","ns":%s,"room":%s,"event":"bench","data":`, jsonString(ns), jsonString(room))
+	if self {
+		return prefix, []byte(`,"self":true}`)
+	}
+	return prefix, []byte(`}`)
+}
+
+var (
+	v1Event        = []byte(`{"type":"event",`)
+	v1Error        = []byte(`{"type":"error",`)
+	v1Disconnected = []byte(`{"type":"disconnected",`)
+)
+
+// scan looks at each frame's type (every server frame starts with it) and
+// decodes nothing but the timestamp of events and the rare error frames.
+func (v1) scan(msg []byte, in *inbound) {
+	in.reset()
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		switch {
+		case bytes.HasPrefix(line, v1Event):
+			if t, ok := stampOf(line); ok {
+				in.stamps = append(in.stamps, t)
+			}
+		case bytes.HasPrefix(line, v1Error), bytes.HasPrefix(line, v1Disconnected):
+			var f v1Reply
+			if json.Unmarshal(line, &f) != nil {
+				in.errors = append(in.errors, "unparsable")
+			} else if f.Type == "error" {
+				in.errors = append(in.errors, f.Code)
+			} else {
+				in.errors = append(in.errors, "disconnected:"+f.Reason)
+			}
+		}
+	}
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}

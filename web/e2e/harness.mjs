@@ -1,0 +1,167 @@
+// Test harness shared by the browser end-to-end test and the screenshot
+// script: builds routerd (and examples/chatbot when the directory exists),
+// runs them as real processes on free ports, and launches Debian's headless
+// Chromium through playwright-core.
+
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+/** repo is the root of the routerd repository. */
+export const repo = path.resolve(import.meta.dirname, "../..");
+
+/** CHROMIUM_ARGS keep Chromium quiet and offline: no GPU, no sandbox (root), no background traffic. */
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** waitFor polls check (sync or async) until it returns a truthy value, and returns that value. */
+export async function waitFor(what, check, { timeout = 20000, interval = 100 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** freePort returns a TCP port on 127.0.0.1 that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Proc is a child process whose output goes to a log file. */
+class Proc {
+  constructor(name, bin, args, logFile) {
+    this.name = name;
+    this.logFile = logFile;
+    const log = fs.openSync(logFile, "a");
+    this.child = spawn(bin, args, { cwd: repo, stdio: ["ignore", log, log] });
+    fs.closeSync(log);
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+    this.running = true;
+    this.exited.then(() => (this.running = false));
+  }
+
+  /** log returns the end of the process's output, for failure messages. */
+  log() {
+    return fs.readFileSync(this.logFile, "utf8").split("\n").slice(-30).join("\n");
+  }
+
+  /** stop sends SIGTERM and waits for the exit (SIGKILL after 10 s). */
+  async stop() {
+    if (!this.running) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Env is one test environment: a temporary directory with the binaries, the
+ * config and the logs; routerd; the bot; the browser.
+ */
+export class Env {
+  /** start builds, starts routerd and the bot, and launches Chromium. */
+  static async start() {
+    const env = new Env();
+    env.dir = fs.mkdtempSync(path.join(os.tmpdir(), "routerd-e2e-"));
+    env.httpPort = await freePort();
+    env.natsPort = await freePort();
+    env.url = `http://127.0.0.1:${env.httpPort}`;
+    env.natsURL = `nats://127.0.0.1:${env.natsPort}`;
+    env.build();
+    env.config = path.join(env.dir, "router.yaml");
+    fs.writeFileSync(env.config, env.configText());
+    await env.startRouterd();
+    if (env.chatbotBin) env.bot = new Proc("chatbot", env.chatbotBin, ["-nats", env.natsURL], path.join(env.dir, "chatbot.log"));
+    env.browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      args: CHROMIUM_ARGS, // playwright gives every launch a fresh temporary profile
+    });
+    return env;
+  }
+
+  /** build compiles routerd, and the chatbot example when it exists, into the temporary directory. */
+  build() {
+    const go = (out, pkg) => execFileSync("go", ["build", "-o", out, pkg], { cwd: repo, stdio: "inherit" });
+    this.routerdBin = path.join(this.dir, "routerd");
+    go(this.routerdBin, "./cmd/routerd");
+    if (fs.existsSync(path.join(repo, "examples/chatbot"))) {
+      this.chatbotBin = path.join(this.dir, "chatbot");
+      go(this.chatbotBin, "./examples/chatbot");
+    }
+  }
+
+  /** configText is router.yaml's chat namespace on this environment's ports. */
+  configText() {
+    return `node: {name: e2e}
+log: {level: info, format: text}
+http:
+  listen: "127.0.0.1:${this.httpPort}"
+  chat_page: true
+nats:
+  listen: "127.0.0.1:${this.natsPort}"
+namespaces:
+  chat: {client_publish: members, direct: true, presence_events: true}
+`;
+  }
+
+  /** startRouterd starts routerd and waits until /readyz answers 200. */
+  async startRouterd() {
+    const proc = new Proc("routerd", this.routerdBin, ["-c", this.config], path.join(this.dir, "routerd.log"));
+    this.routerd = proc;
+    await waitFor("routerd /readyz", async () => {
+      if (!proc.running) throw new Error(`routerd exited:\n${proc.log()}`);
+      const res = await fetch(`${this.url}/readyz`);
+      return res.ok;
+    });
+  }
+
+  /** restartRouterd stops routerd and starts it again on the same ports. */
+  async restartRouterd() {
+    await this.routerd.stop();
+    await this.startRouterd();
+  }
+
+  /** page opens a new browser context (its own storage) on the chat page with the query. */
+  async page(query, viewport = { width: 1200, height: 760 }) {
+    const context = await this.browser.newContext({ viewport });
+    const page = await context.newPage();
+    page.on("pageerror", (err) => console.error(`page error (${query}):`, err));
+    await page.goto(`${this.url}/${query}`);
+    return page;
+  }
+
+  /** close stops everything and removes the temporary directory. */
+  async close() {
+    await this.browser?.close();
+    await this.bot?.stop();
+    await this.routerd?.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Browser end-to-end test of the chat page (chat.test.mjs): installs Debian's
+# Chromium and the pinned npm packages when they are missing, then runs the
+# test with Node's built-in test runner. Works from a clean clone:
+#   bash web/e2e/run.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --silent
+fi
+exec node --test --test-timeout=300000 chat.test.mjs
