@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/internal/routertest"
+)
+
+// lockedBuffer is an io.Writer safe for a process's stdout and stderr
+// together.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer // guarded by mu
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestProcessSignals runs the real binary next to a node: it serves nick
+// requests, and SIGINT or SIGTERM makes it drain and exit 0, after which
+// nobody answers nick requests.
+func TestProcessSignals(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "chatbot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			node := routertest.Start(t, routertest.Config(t))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "-nats", node.NATSURL(), "-log-level", "debug")
+			var logs lockedBuffer
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+
+			alice := joinChat(node, "lobby")
+			routertest.Eventually(t, "the process answers nick", func() error {
+				if f := alice.nick("alice"); f.Type() != "ack" {
+					return fmt.Errorf("reply %v", f)
+				}
+				return nil
+			})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("exit: %v\n%s", err, logs.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("still running 20s after %v:\n%s", sig, logs.String())
+			}
+			for _, want := range []string{"chatbot ready", "nickname granted", "chatbot stopping", "chatbot stopped"} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("log lacks %q:\n%s", want, logs.String())
+				}
+			}
+			if f := alice.nick("alice"); f.Str("code") != "no_responders" {
+				t.Fatalf("nick after the bot exited: %v, want no_responders", f)
+			}
+		})
+	}
+}
+
+// The bot waits for NATS that is not up yet, and reconnects to it after it
+// restarts, forever: it serves again without being restarted itself. Names
+// of the sockets of a node that shut down are free again.
+func TestReconnects(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := routertest.Config(t)
+	cfg.NATS.Listen = addr
+
+	bot := startBot(t, nil, func(c *Config) {
+		c.NATSURL = "nats://" + addr
+		c.ReconnectWait = 20 * time.Millisecond
+	})
+	if len(bot.log.find("NATS not reachable yet, retrying", nil)) != 1 {
+		t.Fatalf("bot did not report that NATS is down")
+	}
+	for round := 1; round <= 2; round++ {
+		node := routertest.Start(t, cfg)
+		alice := joinChat(node, "lobby")
+		routertest.Eventually(t, fmt.Sprintf("round %d: the bot answers nick", round), func() error {
+			if f := alice.nick("alice"); f.Type() != "ack" {
+				return fmt.Errorf("reply %v", f)
+			}
+			return nil
+		})
+		// A node that shuts down gracefully reports its sockets' disconnects
+		// before its NATS goes: alice's name is free for the next round.
+		node.Stop()
+		routertest.Eventually(t, fmt.Sprintf("round %d: the node's shutdown frees alice", round), func() error {
+			if len(bot.log.find("nickname freed", map[string]string{"sid": alice.sid, "name": "alice"})) != 1 {
+				return fmt.Errorf("not freed")
+			}
+			return nil
+		})
+	}
+}
