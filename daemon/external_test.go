@@ -1,0 +1,108 @@
+package daemon_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/internal/routertest"
+)
+
+// externalNATS runs a nats-server on port (0: a free one) as an external bus.
+func externalNATS(t *testing.T, port int) *server.Server {
+	t.Helper()
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("external nats-server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+func readyz(n *routertest.Node) int {
+	resp, err := http.Get(n.HTTPURL() + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestExternalNATSOutage runs a node on an external NATS server, stops that
+// server and starts it again: /readyz follows the connection, the WebSocket
+// client stays connected, and traffic resumes by itself both ways.
+func TestExternalNATSOutage(t *testing.T) {
+	t.Parallel()
+	bus := externalNATS(t, 0)
+	port := bus.Addr().(*net.TCPAddr).Port
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	cfg := routertest.Config(t)
+	cfg.NATS.URL = []string{url}
+	cfg.NATS.Listen = ""
+	n := routertest.Start(t, cfg)
+	if n.NATSURL() != url {
+		t.Fatalf("NATSURL = %q, want the external %q", n.NATSURL(), url)
+	}
+	c := n.Dial()
+	c.Connect("chat")
+	c.Join("chat", "lobby")
+	be, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	seen := routertest.Subscribe(t, be, "router.chat.room.lobby.up")
+	if err := be.Publish("router.chat.room.lobby.news", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	c.Next(routertest.IsEvent("news"))
+
+	bus.Shutdown()
+	bus.WaitForShutdown()
+	routertest.Eventually(t, "readyz 503 while NATS is down", func() error {
+		if code := readyz(n); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz %d", code)
+		}
+		return nil
+	})
+	c.Barrier() // the WebSocket connection is still served
+
+	externalNATS(t, port)
+	routertest.Eventually(t, "readyz 200 after NATS is back", func() error {
+		if code := readyz(n); code != http.StatusOK {
+			return fmt.Errorf("readyz %d", code)
+		}
+		return nil
+	})
+	routertest.Eventually(t, "backend events reach the client again", func() error {
+		if err := be.Publish("router.chat.room.lobby.back", []byte(`2`)); err != nil {
+			return err
+		}
+		if !c.Has(routertest.IsEvent("back")) {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	routertest.Eventually(t, "client events reach the backend again", func() error {
+		c.Send(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "up", "data": 3, "self": true})
+		if len(seen.Msgs()) == 0 {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if c.Has(routertest.IsType("disconnected")) {
+		t.Fatal("the socket was detached during the outage")
+	}
+}
