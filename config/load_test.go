@@ -331,8 +331,8 @@ func TestLoadDecodesTypes(t *testing.T) {
 		{"null keeps default", "http: {listen: ~}\nlog:", func(c Config) any { return []string{c.HTTP.Listen, c.Log.Level} }, []string{"127.0.0.1:8080", "info"}},
 		{"null namespace has defaults", "namespaces: {lobby: ~}", func(c Config) any { return c.Namespaces["lobby"] }, DefaultNamespace()},
 		{"no history", "namespaces: {lobby: {history: ~}}", func(c Config) any { return c.Namespaces["lobby"].History }, (*History)(nil)},
-		{"user namespaces", "nats: {users: [{user: a, password: b, namespaces: \"x, y-*\"}]}",
-			func(c Config) any { return c.NATS.Users }, []User{{User: "a", Password: "b", Namespaces: []string{"x", "y-*"}}}},
+		{"user namespaces", "nats: {users: [{user: a, password: b, namespaces: \"x, y-2\"}]}",
+			func(c Config) any { return c.NATS.Users }, []User{{User: "a", Password: "b", Namespaces: []string{"x", "y-2"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -421,7 +421,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	cfg := Default()
 	cfg.NATS.JetStream.Enabled = true
-	cfg.NATS.Users = []User{{User: "a", Password: "b", Namespaces: []string{"x-*"}}}
+	cfg.NATS.Users = []User{{User: "a", Password: "b", Namespaces: []string{"x-1"}}}
 	chat := DefaultNamespace()
 	chat.Direct = true
 	chat.History = &History{MaxMsgs: 10, MaxAge: time.Hour, Replicas: 2}

@@ -106,8 +106,8 @@ func (c *Config) validateNATS(p *Problems) {
 			p.add(key+".password", "must not be empty")
 		}
 		for k, ns := range u.Namespaces {
-			if !ValidNamespacePattern(ns) {
-				p.add(fmt.Sprintf("%s.namespaces[%d]", key, k), "invalid namespace name or pattern %q", ns)
+			if !ValidNamespaceName(ns) {
+				p.add(fmt.Sprintf("%s.namespaces[%d]", key, k), "invalid namespace name %q: an exact name [A-Za-z0-9_-]{1,64} (NATS permissions cannot express globs)", ns)
 			}
 		}
 	}

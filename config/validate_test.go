@@ -67,9 +67,11 @@ func TestValidate(t *testing.T) {
 		{name: "storage", yaml: `nats: {jetstream: {storage: memory}}`},
 		{name: "bad storage", yaml: `nats: {jetstream: {storage: ""}}`,
 			want: []string{`nats.jetstream.storage: must be file or memory, not ""`}},
-		{name: "users", yaml: `nats: {users: [{user: a, password: b, namespaces: [x, "t-*", "t-[a-c]?"]}, {user: c, password: d}]}`},
+		{name: "users", yaml: `nats: {users: [{user: a, password: b, namespaces: [x, t-a]}, {user: c, password: d}]}`},
 		{name: "user namespaces", yaml: `nats: {users: [{user: a, password: b, namespaces: ["a b"]}]}`,
-			want: []string{`nats.users[0].namespaces[0]: invalid namespace name or pattern "a b"`}},
+			want: []string{`nats.users[0].namespaces[0]: invalid namespace name "a b": an exact name [A-Za-z0-9_-]{1,64} (NATS permissions cannot express globs)`}},
+		{name: "user namespace glob", yaml: `nats: {users: [{user: a, password: b, namespaces: ["t-*"]}]}`,
+			want: []string{`nats.users[0].namespaces[0]: invalid namespace name "t-*": an exact name [A-Za-z0-9_-]{1,64} (NATS permissions cannot express globs)`}},
 
 		// limits
 		{name: "limits at the bounds", yaml: `limits: {max_frame_bytes: 1024, max_name_bytes: 1024, max_rooms_per_socket: 1,

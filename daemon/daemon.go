@@ -42,6 +42,7 @@ type Daemon struct {
 	m   *metrics.Metrics
 
 	ns     *server.Server // nil with an external NATS
+	self   credentials    // routerd's own on the embedded server, with nats.users
 	nc     *nats.Conn
 	router *router.Router
 	bridge *bridge.Server
@@ -81,7 +82,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}()
 	url := strings.Join(d.cfg.NATS.URL, ",")
 	if url == "" {
-		if d.ns, err = startEmbedded(d.cfg, d.log); err != nil {
+		if d.ns, d.self, err = startEmbedded(d.cfg, d.log); err != nil {
 			return err
 		}
 		url = d.ns.ClientURL()

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/router"
 )
 
 // natsLogger sends nats-server's logs to slog. Fatalf only logs: the
@@ -74,11 +77,50 @@ func serverOptions(cfg *config.Config) (*server.Options, error) {
 		}
 		o.TLS = true
 	}
+	if len(cfg.NATS.Users) > 0 {
+		o.Users = backendUsers(cfg)
+	}
 	if js := cfg.NATS.JetStream; js.Enabled {
 		o.JetStream = true
 		o.StoreDir = js.StoreDir
 	}
 	return o, nil
+}
+
+// InboxPrefix is the reply-subject prefix a backend user limited to some
+// namespaces must use for its requests (nats.go: nats.CustomInboxPrefix,
+// nats CLI: --inbox-prefix): _INBOX_{user}.
+func InboxPrefix(user string) string { return "_INBOX_" + router.Escape(user) }
+
+// responsesPerRequest is how many replies a limited user may publish to one
+// request it received. nats-server counts every delivery of the request to
+// one of the user's matching subscriptions against it, so a backend that
+// also observes P.{ns}.> needs more than the default of one.
+const responsesPerRequest = 64
+
+// backendUsers maps nats.users to server users. A user with namespaces may
+// publish and subscribe under P.{ns}.> of those namespaces only, subscribe
+// to its own inbox prefix, and answer the requests it receives; it sees no
+// other tenant's traffic and no other user's replies. A user without
+// namespaces may do anything.
+func backendUsers(cfg *config.Config) []*server.User {
+	users := make([]*server.User, 0, len(cfg.NATS.Users))
+	for _, u := range cfg.NATS.Users {
+		su := &server.User{Username: u.User, Password: u.Password}
+		if len(u.Namespaces) > 0 {
+			var subjects []string
+			for _, ns := range u.Namespaces {
+				subjects = append(subjects, cfg.NATS.Prefix+"."+ns+".>")
+			}
+			su.Permissions = &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: subjects},
+				Subscribe: &server.SubjectPermission{Allow: append(subjects, InboxPrefix(u.User)+".>")},
+				Response:  &server.ResponsePermission{MaxMsgs: responsesPerRequest},
+			}
+		}
+		users = append(users, su)
+	}
+	return users
 }
 
 // maxPayload leaves room for the largest client frame plus headers.
@@ -90,24 +132,40 @@ func maxPayload(maxFrame int) int32 {
 	return floor
 }
 
+// credentials are routerd's own, on an embedded server with nats.users.
+type credentials struct{ user, password string }
+
 // startEmbedded starts the embedded nats-server and waits until it accepts
-// connections.
-func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, error) {
+// connections. With nats.users, it adds a user for routerd itself, with a
+// fresh random password and every permission.
+func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, credentials, error) {
+	var self credentials
 	opts, err := serverOptions(cfg)
 	if err != nil {
-		return nil, err
+		return nil, self, err
+	}
+	if len(opts.Users) > 0 {
+		self = credentials{user: "routerd-" + randomToken(), password: randomToken()}
+		opts.Users = append(opts.Users, &server.User{Username: self.user, Password: self.password})
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+		return nil, self, fmt.Errorf("embedded nats: %w", err)
 	}
 	ns.SetLoggerV2(natsLogger{log.With("component", "nats-server")}, cfg.Log.Level == "debug", false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready for connections within %s (is %s free?)", readyTimeout, cfg.NATS.Listen)
+		return nil, self, fmt.Errorf("embedded nats: not ready for connections within %s (is %s free?)", readyTimeout, cfg.NATS.Listen)
 	}
-	return ns, nil
+	return ns, self, nil
+}
+
+// randomToken returns 128 random bits as 22 URL-safe characters.
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // connect opens routerd's own NATS connection, reconnecting forever. With
@@ -118,6 +176,9 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 	var extra []nats.Option
 	if d.ns != nil {
 		extra = append(extra, nats.InProcessServer(d.ns))
+	}
+	if d.ns != nil && len(d.cfg.NATS.Users) > 0 {
+		extra = append(extra, nats.UserInfo(d.self.user, d.self.password))
 	}
 	nc, err := nats.Connect(url, append(extra,
 		nats.Name("routerd "+d.cfg.Node.Name),
