@@ -104,7 +104,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		d.router.Close()
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	d.http = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+	d.http = &http.Server{
+		Handler:           d.mux(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelDebug),
+	}
 	go func() {
 		var err error
 		if t := d.cfg.HTTP.TLS; t.CertFile != "" {

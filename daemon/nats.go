@@ -1,12 +1,17 @@
 package daemon
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -161,6 +166,30 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, creden
 	return ns, self, nil
 }
 
+// pinnedTLS is the TLS config of routerd's in-process connection to its own
+// server when the client port requires TLS: the only certificate it accepts
+// is the one in certFile (the connection never leaves the process).
+func pinnedTLS(certFile string) (*tls.Config, error) {
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("nats.tls.cert_file: %w", err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, fmt.Errorf("nats.tls.cert_file %s: no PEM certificate", certFile)
+	}
+	want := block.Bytes
+	return &tls.Config{
+		InsecureSkipVerify: true, // replaced by the exact check below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], want) {
+				return errors.New("embedded nats-server presented another certificate")
+			}
+			return nil
+		},
+	}, nil
+}
+
 // randomToken returns 128 random bits as 22 URL-safe characters.
 func randomToken() string {
 	var b [16]byte
@@ -176,6 +205,13 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 	var extra []nats.Option
 	if d.ns != nil {
 		extra = append(extra, nats.InProcessServer(d.ns))
+		if t := d.cfg.NATS.TLS; t.CertFile != "" {
+			pinned, err := pinnedTLS(t.CertFile)
+			if err != nil {
+				return nil, err
+			}
+			extra = append(extra, nats.Secure(pinned))
+		}
 	}
 	if d.ns != nil && len(d.cfg.NATS.Users) > 0 {
 		extra = append(extra, nats.UserInfo(d.self.user, d.self.password))
