@@ -21,9 +21,10 @@ const (
 )
 
 // conn is one WebSocket connection: a reader goroutine that decodes client
-// frames and calls the router, and a writer goroutine that coalesces queued
-// frames into one WebSocket message per wake-up. Both end when the
-// connection ends; the reader owns the cleanup.
+// frames and calls the router, and, only while there is something to
+// write, a flusher goroutine that coalesces the queued frames into one
+// WebSocket message per write. An idle connection costs one goroutine. The
+// reader owns the cleanup.
 type conn struct {
 	srv  *Server
 	ws   *websocket.Conn
@@ -31,17 +32,18 @@ type conn struct {
 	info router.ConnInfo
 	ctx  context.Context // ends with the connection
 	stop context.CancelFunc
+	ping *time.Timer // sends the next liveness ping
 
 	limit   *rate.Limiter // client frames; nil when unlimited
 	strikes *rate.Limiter // rejected frames tolerated before 1008
 
-	closing    chan struct{} // closed to make the writer finish
 	closeOnce  sync.Once
-	closeCode  int         // written before closing is closed
-	closeText  string      // written before closing is closed
-	closeStart atomic.Bool // set when closing began; pongs no longer extend the deadline
+	closeCode  int         // the close frame's code (0: none); written before closeStart is set
+	closeText  string      // written before closeStart is set
+	closeStart atomic.Bool // closing began; pongs no longer extend the deadline
+	closeSent  sync.Once   // the close frame is written once
 	pongDue    atomic.Bool // a ping is unanswered and the read deadline for its pong is armed
-	writerDone chan struct{}
+	flushers   sync.WaitGroup
 	requests   sync.WaitGroup // server-bound requests in flight
 
 	mu      sync.Mutex
@@ -54,9 +56,18 @@ func (c *conn) Codec() router.Codec { return c.srv.codec }
 // Send implements router.Conn: it queues a frame without blocking, and
 // closes the connection with 1013 when its queue is full.
 func (c *conn) Send(frame []byte) {
-	if !c.q.push(frame) {
+	ok, start := c.q.push(frame)
+	switch {
+	case start:
+		c.startFlusher()
+	case !ok && c.q.full():
 		c.close(websocket.CloseTryAgainLater, "slow consumer", "slow_consumer")
 	}
+}
+
+func (c *conn) startFlusher() {
+	c.flushers.Add(1)
+	go c.flush()
 }
 
 // Detached implements router.Conn.
@@ -74,8 +85,10 @@ func (c *conn) sendFrame(typ string, v any) {
 	c.Send(encode(v))
 }
 
-// close makes the writer send a close frame with code and end. Only the
-// first call counts. code 0 ends the writer without a close frame.
+// close ends the connection's write side: no more frames are queued; what
+// is queued is still written, except for a slow consumer (1013) and for
+// code 0 (the connection is gone), whose queues are dropped; then the close
+// frame with code is sent (none for code 0). Only the first call counts.
 func (c *conn) close(code int, text, reason string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText = code, text
@@ -83,7 +96,9 @@ func (c *conn) close(code int, text, reason string) {
 		if reason != "" {
 			c.srv.m.Closed(reason)
 		}
-		close(c.closing)
+		if c.q.close(code == 0 || code == websocket.CloseTryAgainLater) {
+			c.startFlusher()
+		}
 	})
 }
 
@@ -91,9 +106,10 @@ func (c *conn) close(code int, text, reason string) {
 func (c *conn) run() {
 	defer c.srv.m.ConnectionClosed()
 	c.sendFrame("hello", helloFrame{Type: "hello", Version: "1", Node: c.srv.r.Node(), MaxFrameBytes: c.srv.cfg.Limits.MaxFrameBytes})
-	go c.writeLoop()
+	c.ping = time.AfterFunc(c.srv.cfg.HTTP.PingInterval, c.sendPing)
 	c.readLoop()
 	c.stop()
+	c.ping.Stop()
 	c.mu.Lock()
 	sockets := c.sockets
 	c.sockets = nil
@@ -102,7 +118,7 @@ func (c *conn) run() {
 		s.Disconnect()
 	}
 	c.close(0, "", "")
-	<-c.writerDone
+	c.flushers.Wait()
 	c.requests.Wait()
 	_ = c.ws.Close()
 }
@@ -130,75 +146,78 @@ func (c *conn) readLoop() {
 			c.replyError(0, "", router.Errorf(router.CodeBadFrame, "binary messages are not supported; send JSON text"))
 			continue
 		}
-		for _, f := range splitMessage(msg) {
-			if c.closeStart.Load() {
-				return
-			}
-			c.handle(f)
-		}
-	}
-}
-
-func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.srv.cfg.HTTP.PingInterval)
-	defer ping.Stop()
-	var batch [][]byte
-	for {
-		select {
-		case <-c.q.wake:
-			batch = c.q.take(batch[:0], maxBatchBytes)
-			err := c.write(batch)
-			clear(batch)
-			if err != nil {
-				c.abort()
-				return
-			}
-		case <-ping.C:
-			// Arm the deadline once per unanswered ping: re-arming it on
-			// every tick would push it away forever when pong_timeout is
-			// longer than ping_interval.
-			if !c.pongDue.Swap(true) {
-				_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HTTP.PongTimeout))
-			}
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.abort()
-				return
-			}
-		case <-c.closing:
-			c.finish(batch)
+		if !c.handleMessage(msg) {
 			return
 		}
 	}
 }
 
-// finish drains the queue where the close code asks for it (going away),
-// then sends the close frame and gives the client a moment to answer.
-func (c *conn) finish(batch [][]byte) {
-	if c.closeCode == websocket.CloseGoingAway {
-		for {
-			batch = c.q.take(batch[:0], maxBatchBytes)
-			if len(batch) == 0 {
-				break
+// handleMessage processes the frames of one client message on a goroutine
+// of its own and waits for it: frame handling (JSON decoding, router calls)
+// needs a deep stack, and a goroutine's stack never shrinks below what its
+// idle depth uses, so the reader, which spends its life parked in a read,
+// keeps a small one. It reports false once the connection is closing.
+func (c *conn) handleMessage(msg []byte) bool {
+	done := make(chan bool, 1)
+	go func() {
+		for _, f := range splitMessage(msg) {
+			if c.closeStart.Load() {
+				done <- false
+				return
 			}
-			if c.write(batch) != nil {
-				break
-			}
+			c.handle(f)
 		}
-	}
-	c.q.close()
-	if c.closeCode == 0 {
+		done <- true
+	}()
+	return <-done
+}
+
+// sendPing runs on the ping timer: it arms the pong deadline (once per
+// unanswered ping, so that a pong_timeout longer than ping_interval still
+// expires) and sends a ping.
+func (c *conn) sendPing() {
+	if c.closeStart.Load() {
 		return
 	}
-	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
-	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	if !c.pongDue.Swap(true) {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HTTP.PongTimeout))
+	}
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+		c.abort()
+		return
+	}
+	c.ping.Reset(c.srv.cfg.HTTP.PingInterval)
+}
+
+// flush writes queued frames until the queue is empty, then, once the
+// connection is closing, the close frame.
+func (c *conn) flush() {
+	defer c.flushers.Done()
+	var batch [][]byte
+	for {
+		batch = c.q.take(batch[:0], maxBatchBytes)
+		if len(batch) == 0 {
+			break
+		}
+		err := c.write(batch)
+		clear(batch)
+		if err != nil {
+			c.abort()
+			return
+		}
+	}
+	if c.closeStart.Load() && c.closeCode != 0 {
+		c.closeSent.Do(func() {
+			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+		})
+	}
 }
 
 // abort ends a connection whose writes fail: closing the socket ends the reader.
 func (c *conn) abort() {
 	c.close(0, "", "")
-	c.q.close()
 	_ = c.ws.NetConn().Close()
 }
 

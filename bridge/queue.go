@@ -2,43 +2,49 @@ package bridge
 
 import "sync"
 
-// sendQueue is the bounded queue of encoded frames waiting for one
-// connection's writer. Push never blocks: past the limit it reports
-// overflow and the connection is closed as a slow consumer. The backing
-// slices grow only as far as they are used, so an idle connection holds
-// almost nothing.
+// sendQueue is the bounded queue of encoded frames waiting to be written to
+// one connection, and the token that lets one flusher goroutine at a time
+// write them. An idle connection has no flusher: push starts one when it
+// queues into an empty queue, and the flusher ends when it has emptied it.
+// The backing slice grows only as far as it is used.
 type sendQueue struct {
-	wake chan struct{} // capacity 1: "there is something to write"
-
-	mu     sync.Mutex
-	frames [][]byte // guarded by mu
-	limit  int      // most frames queued at once
-	closed bool     // guarded by mu; set once the writer stopped taking
+	mu      sync.Mutex
+	frames  [][]byte // guarded by mu
+	limit   int      // most frames queued at once
+	running bool     // a flusher owns the write side; guarded by mu
+	closed  bool     // takes no more frames; guarded by mu
 }
 
 func newSendQueue(limit int) *sendQueue {
-	return &sendQueue{wake: make(chan struct{}, 1), limit: limit}
+	return &sendQueue{limit: limit}
 }
 
-// push queues f. It reports false when the queue was full (f is dropped) or
-// closed.
-func (q *sendQueue) push(f []byte) bool {
+// push queues f. ok is false when f was refused: the queue is full (the
+// connection is a slow consumer) or closed. start tells the caller to start
+// a flusher.
+func (q *sendQueue) push(f []byte) (ok, start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.closed || len(q.frames) >= q.limit {
-		q.mu.Unlock()
-		return false
+		return false, false
 	}
 	q.frames = append(q.frames, f)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-	return true
+	start = !q.running
+	q.running = true
+	return true, start
+}
+
+// full reports whether a refused push was refused for lack of room (not
+// because the queue is closed).
+func (q *sendQueue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return !q.closed && len(q.frames) >= q.limit
 }
 
 // take moves up to maxBytes of queued frames (at least one, when any is
-// queued) into dst and returns it. The writer owns dst.
+// queued) into dst and returns it. When nothing is queued it gives up the
+// write side: the calling flusher must end.
 func (q *sendQueue) take(dst [][]byte, maxBytes int) [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -47,25 +53,31 @@ func (q *sendQueue) take(dst [][]byte, maxBytes int) [][]byte {
 		size += len(q.frames[n])
 		n++
 	}
+	if n == 0 {
+		q.running = false
+		if cap(q.frames) > 64 {
+			q.frames = nil // let a burst's backing array go
+		}
+		return dst
+	}
 	dst = append(dst, q.frames[:n]...)
 	rest := copy(q.frames, q.frames[n:])
 	clear(q.frames[rest:])
 	q.frames = q.frames[:rest]
-	if rest > 0 {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
-	} else if cap(q.frames) > 64 {
-		q.frames = nil // let a burst's backing array go
-	}
 	return dst
 }
 
-// close stops the queue taking frames and drops what it holds.
-func (q *sendQueue) close() {
+// close stops the queue taking frames; with drop it also discards what is
+// queued. start tells the caller to start a flusher (to write what is left
+// and the close frame).
+func (q *sendQueue) close(drop bool) (start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.closed = true
-	q.frames = nil
-	q.mu.Unlock()
+	if drop {
+		q.frames = nil
+	}
+	start = !q.running
+	q.running = true
+	return start
 }

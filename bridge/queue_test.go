@@ -8,42 +8,45 @@ import (
 func TestSendQueue(t *testing.T) {
 	q := newSendQueue(3)
 	for i := 0; i < 3; i++ {
-		if !q.push([]byte(fmt.Sprint(i))) {
+		ok, start := q.push([]byte(fmt.Sprint(i)))
+		if !ok {
 			t.Fatalf("push %d refused below the limit", i)
 		}
+		if start != (i == 0) {
+			t.Fatalf("push %d: start = %v; only the first push into an idle queue starts a flusher", i, start)
+		}
 	}
-	if q.push([]byte("x")) {
-		t.Fatal("push past the limit accepted")
-	}
-	select {
-	case <-q.wake:
-	default:
-		t.Fatal("no wake-up after push")
+	if ok, _ := q.push([]byte("x")); ok || !q.full() {
+		t.Fatal("push past the limit accepted, or the queue does not say it is full")
 	}
 	got := q.take(nil, 1)
 	if len(got) != 1 || string(got[0]) != "0" {
 		t.Fatalf("take(maxBytes 1) = %q, want the first frame only", got)
 	}
-	select {
-	case <-q.wake:
-	default:
-		t.Fatal("frames left but no wake-up")
-	}
 	got = q.take(got[:0], 1<<20)
 	if len(got) != 2 || string(got[0]) != "1" || string(got[1]) != "2" {
 		t.Fatalf("take = %q, want [1 2]", got)
 	}
+	if ok, start := q.push([]byte("3")); !ok || start {
+		t.Fatalf("push while the flusher still runs: ok %v, start %v", ok, start)
+	}
+	got = q.take(got[:0], 1<<20)
 	if got = q.take(got[:0], 1<<20); len(got) != 0 {
 		t.Fatalf("take on empty queue = %q", got)
 	}
-	if !q.push([]byte("again")) {
-		t.Fatal("push refused after draining")
+	if ok, start := q.push([]byte("again")); !ok || !start {
+		t.Fatalf("push after the flusher ended: ok %v, start %v, want a new flusher", ok, start)
 	}
-	q.close()
-	if q.push([]byte("late")) {
-		t.Fatal("push accepted after close")
+	if start := q.close(true); start {
+		t.Fatal("close started a second flusher while one runs")
+	}
+	if ok, _ := q.push([]byte("late")); ok || q.full() {
+		t.Fatal("push accepted after close, or a closed queue counts as full")
 	}
 	if got = q.take(got[:0], 1<<20); len(got) != 0 {
-		t.Fatalf("closed queue still holds %q", got)
+		t.Fatalf("closed queue with drop still holds %q", got)
+	}
+	if start := q.close(false); !start {
+		t.Fatal("close of an idle queue must start a flusher for the close frame")
 	}
 }

@@ -76,7 +76,7 @@ func New(o Options) *Server {
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
-		ReadBufferSize:   1024,
+		ReadBufferSize:   512, // client frames are small; a larger one is read in several calls
 		WriteBufferSize:  16 << 10,
 		WriteBufferPool:  &sync.Pool{},
 		Subprotocols:     []string{Subprotocol},
@@ -96,7 +96,7 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// ServeHTTP upgrades the request and serves the connection until it ends.
+// ServeHTTP upgrades the request and starts serving the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		s.m.Refused("shutdown")
@@ -109,24 +109,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.open.Add(-1)
 	ws, err := s.up.Upgrade(w, r, nil)
 	if err != nil {
+		s.open.Add(-1)
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	s.m.ConnectionOpened()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		srv:        s,
-		ws:         ws,
-		q:          newSendQueue(s.cfg.Limits.SendQueue),
-		info:       router.ConnInfo{RemoteAddr: r.RemoteAddr},
-		ctx:        ctx,
-		stop:       cancel,
-		closing:    make(chan struct{}),
-		writerDone: make(chan struct{}),
-		sockets:    make(map[string]*router.Socket),
+		srv:     s,
+		ws:      ws,
+		q:       newSendQueue(s.cfg.Limits.SendQueue),
+		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
+		ctx:     ctx,
+		stop:    cancel,
+		sockets: make(map[string]*router.Socket),
 	}
 	if s.keepHeaders {
 		c.info.Header = r.Header.Clone()
@@ -136,14 +134,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.strikes = rate.NewLimiter(rate.Limit(lim.PerSecond/2), lim.Burst)
 	}
 	if !s.track(c) {
+		s.open.Add(-1)
 		cancel()
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(writeWait))
 		_ = ws.Close()
 		s.m.ConnectionClosed()
 		return
 	}
-	defer s.untrack(c)
-	c.run()
+	// The connection gets a goroutine of its own, so that this one returns
+	// and net/http lets go of the request and its buffers (several KB that
+	// would otherwise live as long as the connection).
+	go func() {
+		defer s.open.Add(-1)
+		defer s.untrack(c)
+		c.run()
+	}()
 }
 
 func (s *Server) track(c *conn) bool {

@@ -217,6 +217,10 @@ func (d *Daemon) drainNATS(ctx context.Context) error {
 	d.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	if err := d.nc.Drain(); err != nil {
 		d.nc.Close()
+		if errors.Is(err, nats.ErrConnectionReconnecting) {
+			d.log.Warn("NATS is unreachable: closed without draining")
+			return nil
+		}
 		return fmt.Errorf("drain nats: %w", err)
 	}
 	select {

@@ -92,6 +92,9 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, er
 		sp.rooms[name] = rm
 	}
 	rm.add(s)
+	if s.rooms == nil {
+		s.rooms = make(map[string]*room)
+	}
 	s.rooms[name] = rm
 	sp.mu.Unlock()
 

@@ -40,7 +40,7 @@ type Socket struct {
 
 	// guarded by sp.mu
 	expiry   *time.Timer
-	rooms    map[string]*room
+	rooms    map[string]*room // made at the first join
 	detached bool
 }
 
@@ -83,7 +83,7 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	s := &Socket{r: r, conn: conn, ns: ns, sid: newSID(), id: id, policy: policy, rooms: make(map[string]*room)}
+	s := &Socket{r: r, conn: conn, ns: ns, sid: newSID(), id: id, policy: policy}
 	if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
 		return nil, natsError(err)
 	}
