@@ -45,6 +45,7 @@ type conn struct {
 	pongDue    atomic.Bool // a ping is unanswered and the read deadline for its pong is armed
 	flushers   sync.WaitGroup
 	requests   sync.WaitGroup // server-bound requests in flight
+	handled    chan bool      // capacity 1: a worker finished a message (see handleMessage)
 
 	mu      sync.Mutex
 	sockets map[string]*router.Socket // by namespace; guarded by mu
@@ -152,24 +153,23 @@ func (c *conn) readLoop() {
 	}
 }
 
-// handleMessage processes the frames of one client message on a goroutine
-// of its own and waits for it: frame handling (JSON decoding, router calls)
+// handleMessage processes the frames of one client message on a worker
+// goroutine and waits for it: frame handling (JSON decoding, router calls)
 // needs a deep stack, and a goroutine's stack never shrinks below what its
 // idle depth uses, so the reader, which spends its life parked in a read,
 // keeps a small one. It reports false once the connection is closing.
 func (c *conn) handleMessage(msg []byte) bool {
-	done := make(chan bool, 1)
-	go func() {
+	c.srv.workers.run(func() {
 		for _, f := range splitMessage(msg) {
 			if c.closeStart.Load() {
-				done <- false
+				c.handled <- false
 				return
 			}
 			c.handle(f)
 		}
-		done <- true
-	}()
-	return <-done
+		c.handled <- true
+	})
+	return <-c.handled
 }
 
 // sendPing runs on the ping timer: it arms the pong deadline (once per

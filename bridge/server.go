@@ -33,12 +33,13 @@ type Options struct {
 
 // Server is the WebSocket endpoint. It is an http.Handler.
 type Server struct {
-	r     *router.Router
-	cfg   *config.Config
-	log   *slog.Logger
-	m     *metrics.Metrics
-	codec router.Codec
-	up    websocket.Upgrader
+	r       *router.Router
+	cfg     *config.Config
+	log     *slog.Logger
+	m       *metrics.Metrics
+	codec   router.Codec
+	up      websocket.Upgrader
+	workers *workers // run client frame handling
 
 	origins     map[string]bool // allowed Origin values; empty allows any
 	keepHeaders bool            // a namespace authenticates with a backend, which may want them
@@ -63,6 +64,7 @@ func New(o Options) *Server {
 		log:     log.With("component", "bridge"),
 		m:       o.Metrics,
 		codec:   codec{},
+		workers: newWorkers(),
 		origins: make(map[string]bool),
 		conns:   make(map[*conn]struct{}),
 	}
@@ -125,6 +127,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx:     ctx,
 		stop:    cancel,
 		sockets: make(map[string]*router.Socket),
+		handled: make(chan bool, 1),
 	}
 	if s.keepHeaders {
 		c.info.Header = r.Header.Clone()

@@ -67,8 +67,7 @@ func newSID() string {
 }
 
 // Connect attaches a new socket for conn to namespace ns after checking the
-// namespace exists and the auth object passes its auth policy. The socket's
-// subscriptions are confirmed by the server before Connect returns.
+// namespace exists and the auth object passes its auth policy.
 func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.RawMessage, info ConnInfo) (*Socket, error) {
 	policy, err := r.policy(ns)
 	if err != nil {
@@ -91,10 +90,9 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 		_ = s.sub.Unsubscribe()
 		return nil, err
 	}
-	if err := r.flush(ctx); err != nil {
-		s.detach("", false)
-		return nil, err
-	}
+	// No flush: whoever learns the sid learns it from something published
+	// on this same connection after the subscription (the connect notice, a
+	// client's emit), and NATS keeps one connection's messages in order.
 	r.m.SocketUp(ns)
 	r.notice(r.subj.Lifecycle(ns, "connect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
 	if !id.Expires.IsZero() {
