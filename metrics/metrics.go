@@ -19,6 +19,8 @@ type Metrics struct {
 	framesOut     *prometheus.CounterVec
 	published     *prometheus.CounterVec
 	deliveries    prometheus.Counter
+	eventsOut     prometheus.Counter // frames_out{type="event"}
+	fanout        prometheus.Histogram
 	dropped       *prometheus.CounterVec
 	closes        *prometheus.CounterVec
 	errors        *prometheus.CounterVec
@@ -42,7 +44,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		framesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "routerd_frames_in_total", Help: "Client frames received, by type."}, []string{"type"}),
 		framesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "routerd_frames_out_total", Help: "Frames sent to clients other than events, by type."}, []string{"type"}),
+			Name: "routerd_frames_out_total", Help: "Frames queued to clients, by type."}, []string{"type"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "routerd_published_total", Help: "Messages published to NATS for clients, by namespace."}, []string{"namespace"}),
 		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
@@ -59,6 +61,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "routerd_ack_roundtrip_seconds", Help: "Round trip of server-bound requests to backends.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
 	}
+	m.eventsOut = m.framesOut.WithLabelValues("event")
+	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "routerd_fanout_seconds", Help: "Time to queue one NATS message to every local recipient.",
+		Buckets: prometheus.ExponentialBuckets(0.000001, 4, 10)})
+	reg.MustRegister(m.fanout)
 	reg.MustRegister(m.connections, m.refused, m.sockets, m.namespaces, m.rooms, m.framesIn, m.framesOut,
 		m.published, m.deliveries, m.dropped, m.closes, m.errors, m.natsConnected, m.ackRTT)
 	return m
@@ -137,7 +144,7 @@ func (m *Metrics) FrameIn(t string) {
 	}
 }
 
-// FrameOut counts a non-event frame of type t sent to a client.
+// FrameOut counts a frame of type t other than event queued to a client.
 func (m *Metrics) FrameOut(t string) {
 	if m != nil {
 		m.framesOut.WithLabelValues(t).Inc()
@@ -151,10 +158,13 @@ func (m *Metrics) Published(ns string) {
 	}
 }
 
-// Delivered counts n event frames queued to sockets.
-func (m *Metrics) Delivered(n int) {
+// Delivered counts n event frames queued to sockets by one fan-out that
+// took d.
+func (m *Metrics) Delivered(n int, d time.Duration) {
 	if m != nil && n > 0 {
 		m.deliveries.Add(float64(n))
+		m.eventsOut.Add(float64(n))
+		m.fanout.Observe(d.Seconds())
 	}
 }
 

@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -70,6 +71,7 @@ func (r *Router) eventName(tok string) (string, bool) {
 
 // deliver queues ev on every socket of list except the one named exclude.
 func (r *Router) deliver(list []*Socket, ev *Event, exclude string) {
+	start := time.Now()
 	fc := frameCache{ev: ev}
 	n := 0
 	for _, s := range list {
@@ -79,7 +81,7 @@ func (r *Router) deliver(list []*Socket, ev *Event, exclude string) {
 		s.conn.Send(fc.get(s.conn.Codec()))
 		n++
 	}
-	r.m.Delivered(n)
+	r.m.Delivered(n, time.Since(start))
 }
 
 func (r *Router) roomOf(sp *space, tok string) (*room, string) {
@@ -189,6 +191,7 @@ func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
 	if sp.bcast != m.Sub {
 		return
 	}
+	start := time.Now()
 	fc := frameCache{ev: ev}
 	n := 0
 	for sid, s := range sp.sockets {
@@ -198,5 +201,5 @@ func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
 		s.conn.Send(fc.get(s.conn.Codec()))
 		n++
 	}
-	r.m.Delivered(n)
+	r.m.Delivered(n, time.Since(start))
 }
