@@ -222,7 +222,9 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			d.m.NATSConnected(false)
-			log.Warn("disconnected from NATS", "err", err)
+			if err != nil { // nil: routerd closed the connection itself
+				log.Warn("disconnected from NATS", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			d.m.NATSConnected(true)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +18,6 @@ const (
 	writeTimeout = 30 * time.Second // one message written to the server
 	minReadBuf   = 4096             // a reader's first buffer
 	maxReadBuf   = 64 << 10         // a reader's buffer grows this far under load, or to the longest frame
-	spareFiles   = 64               // open files needed beside the connections
 )
 
 // writeBuffers is shared by every connection's writes: gorilla/websocket
@@ -38,13 +36,15 @@ type conn struct {
 	closing atomic.Bool // routerbench is closing the connection itself
 
 	// Owned by the reader goroutine; read by others only after done is closed.
-	buf    []byte         // unscanned bytes of the current message
-	hist   histogram      // publish-to-delivery latency of benchmark events
-	events int64          // benchmark events received
-	last   time.Time      // when the last benchmark event arrived
-	errors map[string]int // error frames (and server-side detaches) by code
-	ended  string         // how the server ended the connection; "" if it did not
-	done   chan struct{}  // closed when the reader returns
+	buf        []byte            // unscanned bytes of the current message
+	hist       histogram         // publish-to-delivery latency of benchmark events
+	events     int64             // benchmark events received
+	order      map[uint32]uint32 // the last message number seen, by publisher
+	disordered int64             // events not newer than the last one of their publisher
+	last       time.Time         // when the last benchmark event arrived
+	errors     map[string]int    // error frames (and server-side detaches) by code
+	ended      string            // how the server ended the connection; "" if it did not
+	done       chan struct{}     // closed when the reader returns
 }
 
 // dial opens a connection to o.url and attaches it to o.ns and room.
@@ -62,10 +62,6 @@ func dial(ctx context.Context, o *options, room string) (*conn, error) {
 			return nil, fmt.Errorf("dial %s: %w (HTTP %s)", o.url, err, resp.Status)
 		}
 		return nil, fmt.Errorf("dial %s: %w", o.url, err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		_ = ws.Close()
-		return nil, fmt.Errorf("dial %s: HTTP %s", o.url, resp.Status)
 	}
 	c := &conn{ws: ws, proto: o.proto, done: make(chan struct{})}
 	deadline, _ := ctx.Deadline()
@@ -158,8 +154,16 @@ func (c *conn) handle(b []byte, in *inbound, t *tally) error {
 	}
 	now := time.Now()
 	ns := now.UnixNano()
+	if c.order == nil {
+		c.order = make(map[uint32]uint32)
+	}
 	for _, s := range in.stamps {
-		c.hist.record(time.Duration(ns - s))
+		c.hist.record(time.Duration(ns - s.sent))
+		if s.seq <= c.order[s.pub] {
+			c.disordered++
+		} else {
+			c.order[s.pub] = s.seq
+		}
 	}
 	c.events += int64(len(in.stamps))
 	c.last = now
@@ -193,71 +197,4 @@ func closeAll(conns []*conn) {
 			<-c.done
 		}
 	}
-}
-
-// tally counts the benchmark events received by every connection of a run
-// and closes all when expected ones are in.
-type tally struct {
-	expected int64
-	received atomic.Int64
-	all      chan struct{}
-}
-
-func newTally(expected int64) *tally {
-	return &tally{expected: expected, all: make(chan struct{})}
-}
-
-func (t *tally) add(n int64) {
-	v := t.received.Add(n)
-	if v >= t.expected && v-n < t.expected {
-		close(t.all)
-	}
-}
-
-// dialAll opens n connections, connection i joined to room(i), with
-// o.concurrency dialling at once, and starts their readers counting into
-// t. took[i] is how long connection i took from dial to joined. On an
-// error every connection opened is closed again.
-func dialAll(ctx context.Context, o *options, n int, room func(int) string, t *tally) (conns []*conn, took []time.Duration, err error) {
-	if err := ensureFiles(uint64(n) + spareFiles); err != nil {
-		return nil, nil, err
-	}
-	conns = make([]*conn, n)
-	took = make([]time.Duration, n)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next  atomic.Int64
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for range min(o.concurrency, n) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				start := time.Now()
-				c, err := dial(ctx, o, room(i))
-				if err != nil {
-					once.Do(func() { first = fmt.Errorf("connection %d of %d: %w", i+1, n, err); cancel() })
-					return
-				}
-				took[i] = time.Since(start)
-				conns[i] = c
-				go c.readLoop(t)
-			}
-		})
-	}
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = ctx.Err()
-	}
-	if first != nil {
-		closeAll(conns)
-		return nil, nil, first
-	}
-	return conns, took, nil
 }

@@ -32,11 +32,10 @@ func runConnect(ctx context.Context, o *options, conns, rooms int) (*report, err
 	if err := positive(map[string]int{"conns": conns, "rooms": rooms}); err != nil {
 		return nil, err
 	}
-	m := &meter{o: o}
-	if err := m.start(ctx); err != nil {
+	ms, err := startMeasurement(ctx, o, false)
+	if err != nil {
 		return nil, err
 	}
-	cpu := generatorCPU()
 	start := time.Now()
 	cs, took, err := dialAll(ctx, o, conns, func(i int) string { return o.roomName(i % rooms) }, newTally(0))
 	if err != nil {
@@ -44,8 +43,7 @@ func runConnect(ctx context.Context, o *options, conns, rooms int) (*report, err
 	}
 	elapsed := time.Since(start)
 	rep := &report{SetupSeconds: elapsed.Seconds()}
-	rep.Server, err = m.stop(ctx)
-	rep.GeneratorCPUSeconds = generatorCPU() - cpu
+	err = ms.stop(ctx, rep)
 	closeAll(cs)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,12 +16,17 @@ type idleFigures struct {
 	// PerConnection is each watched gauge's growth divided by the number
 	// of connections: process_resident_memory_bytes is the figure to
 	// compare with routerd's target of at most 10 KB per connection.
-	PerConnection map[string]float64 `json:"per_connection_bytes"`
+	PerConnection map[string]float64 `json:"per_connection"`
 }
 
 func (f *idleFigures) rows(row rowFunc) {
 	for _, g := range slices.Sorted(maps.Keys(f.PerConnection)) {
-		row("per connection "+g, "%.0f bytes (%.2f KiB)", f.PerConnection[g], f.PerConnection[g]/1024)
+		v := f.PerConnection[g]
+		if strings.HasSuffix(g, "_bytes") {
+			row("per connection "+g, "%.0f bytes (%.1f KiB)", v, v/1024)
+		} else {
+			row("per connection "+g, "%.2f", v)
+		}
 	}
 }
 
@@ -42,11 +48,10 @@ func runIdle(ctx context.Context, o *options, conns, rooms int, settle time.Dura
 	if err := positive(map[string]int{"conns": conns, "rooms": rooms}); err != nil {
 		return nil, err
 	}
-	m := &meter{o: o, required: true}
-	if err := m.start(ctx); err != nil {
+	ms, err := startMeasurement(ctx, o, true)
+	if err != nil {
 		return nil, err
 	}
-	cpu := generatorCPU()
 	start := time.Now()
 	cs, _, err := dialAll(ctx, o, conns, func(i int) string { return o.roomName(i % rooms) }, newTally(0))
 	if err != nil {
@@ -59,9 +64,8 @@ func runIdle(ctx context.Context, o *options, conns, rooms int, settle time.Dura
 	case <-time.After(settle):
 	case <-ctx.Done():
 	}
-	rep.Server, err = m.stop(ctx)
+	err = ms.stop(ctx, rep)
 	heldFor := time.Since(held)
-	rep.GeneratorCPUSeconds = generatorCPU() - cpu
 	closeAll(cs)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,7 @@
 // is one scenario:
 //
 //	routerbench fanout  [-members 1000 -publishers 10 -messages 1000 -rate 0 -size 64]
-//	routerbench rooms   [-rooms 100 -per-room 10 -publishers 1 -messages 100]
+//	routerbench rooms   [-rooms 100 -per-room 10 -publishers 1 -messages 1000]
 //	routerbench connect [-conns 5000 -concurrency 50]
 //	routerbench idle    [-conns 10000]
 //
@@ -101,16 +101,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep.Scenario, rep.Proto, rep.URL, rep.Date, rep.Params = name, o.protoName, o.url, started.UTC(), params(fs)
+	if err := o.write(rep, stdout); err != nil {
+		fmt.Fprintf(stderr, "routerbench %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+// write prints rep as a table, or as JSON with -json, and appends the JSON
+// to the -out file.
+func (o *options) write(rep *report, stdout io.Writer) error {
+	var err error
 	if o.json {
 		err = rep.writeJSON(stdout)
 	} else {
 		err = rep.writeTable(stdout)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "routerbench %s: %v\n", name, err)
-		return 1
+	if err == nil && o.out != "" {
+		err = appendJSON(o.out, rep)
 	}
-	return 0
+	return err
+}
+
+// appendJSON appends rep to the file at path as one line.
+func appendJSON(path string, rep *report) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := rep.writeJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // startProfile starts a CPU profile written to path; the returned func ends it.

@@ -20,6 +20,7 @@ var (
 		"process_resident_memory_bytes",
 		"go_memstats_heap_inuse_bytes",
 		"go_memstats_sys_bytes",
+		"go_memstats_stack_inuse_bytes",
 		"go_goroutines",
 		"nodejs_heap_size_used_bytes",
 	}

@@ -23,8 +23,9 @@ type options struct {
 	proto       protocol
 	metrics     string // Prometheus text endpoint of the server; "" when not scraped
 	json        bool
+	out         string    // file the JSON object is appended to
 	concurrency int       // connections dialled at once
-	room        string    // room names are room-<n>
+	room        string    // room names are <room>-<n>
 	cpuProfile  string    // file for routerbench's own CPU profile
 	progress    io.Writer // where a run says what it is doing
 }
@@ -37,6 +38,7 @@ func commonFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.protoName, "proto", "routerd", "wire protocol: routerd (v1 JSON frames) or socketio (Socket.IO 4, bench/socketio/server.js)")
 	fs.StringVar(&o.metrics, "metrics", "auto", "Prometheus /metrics URL of the server; auto: http://<url host>/metrics; none: do not scrape")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&o.out, "out", "", "also append the JSON object to this file (one line per run)")
 	fs.IntVar(&o.concurrency, "concurrency", 50, "connections dialled at once")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write routerbench's own CPU profile to this file")
 	fs.StringVar(&o.room, "room", "bench", "room names are PREFIX-0, PREFIX-1, ...")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 )
 
 // protocol is one wire protocol routerbench speaks: routerd's v1 JSON
@@ -19,55 +18,24 @@ type protocol interface {
 	// emitFrame returns what goes before and after the data (JSON) in the
 	// message that publishes it to room.
 	emitFrame(ns, room string, self bool) (prefix, suffix []byte)
-	// scan reads one server message into in (which it resets first).
+	// scan reads whole frames into in (which it resets first): readLoop
+	// passes a run of complete lines of a message, so it must not assume
+	// it sees a message from its start (Socket.IO messages have one line).
 	scan(msg []byte, in *inbound)
 }
 
-// inbound is what one server message held, in the parts routerbench needs.
+// inbound is what scanned frames held, in the parts routerbench needs.
 type inbound struct {
-	stamps []int64  // send timestamps (unix ns) of the benchmark events, in order
+	stamps []stamp  // of the benchmark events, in order
 	errors []string // error codes and server-side detaches, as labels
 	reply  []byte   // to write back (an answer to a protocol-level ping), if not empty
 }
 
+// reset empties in, keeping its slices' storage.
 func (in *inbound) reset() {
 	in.stamps = in.stamps[:0]
 	in.errors = in.errors[:0]
 	in.reply = nil
-}
-
-// stampKey opens the benchmark payload {"t":<unix ns>,"p":"<pad>"}. A JSON
-// string holds a quote only escaped, so these bytes appear in a frame only
-// where an object starts with the key "t".
-var stampKey = []byte(`{"t":`)
-
-// stampOf returns the timestamp of the benchmark payload in b, if b holds one.
-func stampOf(b []byte) (int64, bool) {
-	i := bytes.Index(b, stampKey)
-	if i < 0 {
-		return 0, false
-	}
-	b = b[i+len(stampKey):]
-	var t int64
-	n := 0
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		t = t*10 + int64(b[n]-'0')
-		n++
-	}
-	return t, n > 0
-}
-
-// appendPayload appends the benchmark payload stamped t, padded so that it
-// is size bytes long (or as short as it can be).
-func appendPayload(b []byte, t int64, size int) []byte {
-	start := len(b)
-	b = append(b, stampKey...)
-	b = strconv.AppendInt(b, t, 10)
-	b = append(b, `,"p":"`...)
-	for pad := size - (len(b) - start) - 2; pad > 0; pad-- {
-		b = append(b, 'x')
-	}
-	return append(b, `"}`...)
 }
 
 // v1 is routerd's WebSocket protocol (README, "WebSocket protocol (v1)").
@@ -154,8 +122,8 @@ func (v1) scan(msg []byte, in *inbound) {
 		}
 		switch {
 		case bytes.HasPrefix(line, v1Event):
-			if t, ok := stampOf(line); ok {
-				in.stamps = append(in.stamps, t)
+			if st, ok := parsePayload(line); ok {
+				in.stamps = append(in.stamps, st)
 			}
 		case bytes.HasPrefix(line, v1Error), bytes.HasPrefix(line, v1Disconnected):
 			var f v1Reply

@@ -25,10 +25,10 @@ type report struct {
 	Connect *connectFigures `json:"connect,omitempty"`
 	Idle    *idleFigures    `json:"idle,omitempty"`
 	Server  *serverFigures  `json:"server,omitempty"`
+	Machine *machineFigures `json:"machine,omitempty"`
 
-	GeneratorCPUSeconds float64        `json:"generator_cpu_seconds"` // routerbench's own CPU during the measurement
-	Errors              map[string]int `json:"errors,omitempty"`      // error frames received, by code
-	Ended               map[string]int `json:"ended,omitempty"`       // connections the server ended, by how
+	Errors map[string]int `json:"errors,omitempty"` // error frames received, by code
+	Ended  map[string]int `json:"ended,omitempty"`  // connections the server ended, by how
 }
 
 // collect adds what the connections' readers saw (once they have ended).
@@ -81,7 +81,9 @@ func (r *report) writeTable(w io.Writer) error {
 	if s := r.Server; s != nil {
 		s.rows(row)
 	}
-	row("generator cpu", "%.2fs", r.GeneratorCPUSeconds)
+	if m := r.Machine; m != nil {
+		m.rows(row)
+	}
 	if len(r.Errors) > 0 {
 		row("error frames", "%s", countLine(r.Errors))
 	}

@@ -89,8 +89,8 @@ func (socketIO) scan(msg []byte, in *inbound) {
 	in.reset()
 	switch {
 	case bytes.HasPrefix(msg, []byte("42")):
-		if t, ok := stampOf(msg); ok {
-			in.stamps = append(in.stamps, t)
+		if st, ok := parsePayload(msg); ok {
+			in.stamps = append(in.stamps, st)
 		}
 	case string(msg) == "2":
 		in.reply = sioPong

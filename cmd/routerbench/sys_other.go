@@ -3,7 +3,7 @@
 package main
 
 // ensureFiles has nothing to raise outside Unix.
-func ensureFiles(uint64) error { return nil }
+func ensureFiles(uint64) (string, error) { return "", nil }
 
 // generatorCPU is not measured outside Unix.
 func generatorCPU() float64 { return 0 }

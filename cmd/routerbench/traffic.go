@@ -24,26 +24,31 @@ type trafficSpec struct {
 
 // trafficFigures are the results of a fanout or rooms run.
 type trafficFigures struct {
-	Sent           int64   `json:"sent"`     // messages published
-	Expected       int64   `json:"expected"` // deliveries due: sent × receivers per message
-	Received       int64   `json:"received"` // benchmark events that arrived
-	Lost           int64   `json:"lost"`     // expected − received, when positive
-	TimedOut       bool    `json:"timed_out"`
-	SendSeconds    float64 `json:"send_seconds"`          // first send to last send
-	Seconds        float64 `json:"seconds"`               // first send to last delivery
-	SentPerSecond  float64 `json:"sent_per_second"`       // sent / send_seconds
-	DeliveriesRate float64 `json:"deliveries_per_second"` // received / seconds
-	Latency        latency `json:"latency"`               // publish to delivery
+	Sent             int64   `json:"sent"`                 // messages published
+	SendError        string  `json:"send_error,omitempty"` // why a publisher stopped early
+	Expected         int64   `json:"expected"`             // deliveries due: sent × receivers per message
+	Received         int64   `json:"received"`             // benchmark events that arrived
+	Lost             int64   `json:"lost"`                 // expected − received, when positive
+	OutOfOrder       int64   `json:"out_of_order"`         // deliveries not newer than the previous one from the same publisher (duplicates too)
+	TimedOut         bool    `json:"timed_out"`
+	SendSeconds      float64 `json:"send_seconds"`          // first send to last send
+	Seconds          float64 `json:"seconds"`               // first send to last delivery
+	SentPerSecond    float64 `json:"sent_per_second"`       // sent / send_seconds
+	DeliveriesPerSec float64 `json:"deliveries_per_second"` // received / seconds
+	Latency          latency `json:"latency"`               // publish to delivery
 }
 
 func (t *trafficFigures) rows(row rowFunc) {
 	row("messages sent", "%d in %.2fs (%.0f/s)", t.Sent, t.SendSeconds, t.SentPerSecond)
+	if t.SendError != "" {
+		row("send error", "%s", t.SendError)
+	}
 	timedOut := ""
 	if t.TimedOut {
 		timedOut = " (timed out)"
 	}
-	row("deliveries", "%d of %d expected, %d lost%s", t.Received, t.Expected, t.Lost, timedOut)
-	row("deliveries/s", "%.0f (over %.2fs, first send to last delivery)", t.DeliveriesRate, t.Seconds)
+	row("deliveries", "%d of %d expected, %d lost%s, %d out of order", t.Received, t.Expected, t.Lost, timedOut, t.OutOfOrder)
+	row("deliveries/s", "%.0f (over %.2fs, first send to last delivery)", t.DeliveriesPerSec, t.Seconds)
 	t.Latency.rows(row, "latency")
 }
 
@@ -60,14 +65,14 @@ func roomsFlags(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&s.rooms, "rooms", 100, "rooms")
 	fs.IntVar(&s.perRoom, "per-room", 10, "connections per room, publishers included")
 	fs.IntVar(&s.publishers, "publishers", 1, "members of each room that publish")
-	trafficFlags(fs, &s, 100)
+	trafficFlags(fs, &s, 1000)
 	return func(ctx context.Context, o *options) (*report, error) { return runTraffic(ctx, o, s) }
 }
 
 func trafficFlags(fs *flag.FlagSet, s *trafficSpec, messages int) {
 	fs.IntVar(&s.messages, "messages", messages, "messages each publisher sends")
 	fs.Float64Var(&s.rate, "rate", 0, "messages per second across all publishers; 0 sends as fast as the server takes them")
-	fs.IntVar(&s.size, "size", 64, "bytes of each message's data, a JSON object with the send time (at least 32)")
+	fs.IntVar(&s.size, "size", 64, fmt.Sprintf("bytes of each message's data, a JSON object with the send time and a sequence number (at least %d)", minPayload))
 	fs.BoolVar(&s.self, "self", false, "publishers receive their own messages too (v1 emit self; Socket.IO io.to(room))")
 	fs.DurationVar(&s.wait, "timeout", 30*time.Second, "how long to wait for missing deliveries after the last send")
 }
@@ -104,41 +109,17 @@ func runTraffic(ctx context.Context, o *options, s trafficSpec) (*report, error)
 	rep.SetupSeconds = time.Since(setup).Seconds()
 	o.logf("%d connections in %d rooms ready in %.2fs; %d publishers sending %d messages each", len(conns), s.rooms, rep.SetupSeconds, pubs, s.messages)
 
-	m := &meter{o: o}
-	if err := m.start(ctx); err != nil {
+	ms, err := startMeasurement(ctx, o, false)
+	if err != nil {
 		closeAll(conns)
 		return nil, err
 	}
-	cpu := generatorCPU()
-	var every time.Duration // between two messages of one publisher
-	if s.rate > 0 {
-		every = time.Duration(float64(pubs) / s.rate * float64(time.Second))
-	}
 	t0 := time.Now()
-	var (
-		sent    atomic.Int64
-		wg      sync.WaitGroup
-		sendErr error
-		errOnce sync.Once
-	)
-	for r := range s.rooms {
-		for j := range s.publishers {
-			n := r*s.publishers + j
-			p := &publisher{c: conns[r*s.perRoom+j], every: every, first: t0.Add(every * time.Duration(n) / time.Duration(pubs))}
-			p.prefix, p.suffix = o.proto.emitFrame(o.ns, o.roomName(r), s.self)
-			wg.Go(func() {
-				k, err := p.run(ctx, s.messages, s.size)
-				sent.Add(int64(k))
-				if err != nil {
-					errOnce.Do(func() { sendErr = fmt.Errorf("publisher %d: %w", n+1, err) })
-				}
-			})
-		}
-	}
-	wg.Wait()
+	sent, sendErr := s.publish(ctx, o, conns, t0)
 	lastSend := time.Now()
-	f := &trafficFigures{Sent: sent.Load(), Expected: expected}
+	f := &trafficFigures{Sent: sent, Expected: sent * int64(receivers)}
 	if sendErr != nil {
+		f.SendError = sendErr.Error()
 		o.logf("%v", sendErr)
 	}
 	select {
@@ -147,8 +128,7 @@ func runTraffic(ctx context.Context, o *options, s trafficSpec) (*report, error)
 		f.TimedOut = true
 	case <-ctx.Done():
 	}
-	rep.Server, err = m.stop(ctx)
-	rep.GeneratorCPUSeconds = generatorCPU() - cpu
+	err = ms.stop(ctx, rep)
 	closeAll(conns)
 	if err != nil {
 		return nil, err
@@ -158,6 +138,7 @@ func runTraffic(ctx context.Context, o *options, s trafficSpec) (*report, error)
 	var last time.Time
 	for _, c := range conns {
 		f.Received += c.events
+		f.OutOfOrder += c.disordered
 		h.merge(&c.hist)
 		if c.last.After(last) {
 			last = c.last
@@ -169,16 +150,49 @@ func runTraffic(ctx context.Context, o *options, s trafficSpec) (*report, error)
 	f.SentPerSecond = float64(f.Sent) / f.SendSeconds
 	if f.Received > 0 {
 		f.Seconds = last.Sub(t0).Seconds()
-		f.DeliveriesRate = float64(f.Received) / f.Seconds
+		f.DeliveriesPerSec = float64(f.Received) / f.Seconds
 	}
 	f.Latency = h.summary()
 	rep.Traffic = f
 	return rep, nil
 }
 
+// publish has every publisher send its messages, starting at t0, and
+// returns how many were sent and the first error a publisher met.
+func (s trafficSpec) publish(ctx context.Context, o *options, conns []*conn, t0 time.Time) (int64, error) {
+	pubs := s.rooms * s.publishers
+	var every time.Duration // between two messages of one publisher
+	if s.rate > 0 {
+		every = time.Duration(float64(pubs) / s.rate * float64(time.Second))
+	}
+	var (
+		sent    atomic.Int64
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		sendErr error
+	)
+	for r := range s.rooms {
+		for j := range s.publishers {
+			n := r*s.publishers + j // publishers start evenly spread over one interval
+			p := &publisher{c: conns[r*s.perRoom+j], id: uint32(n), every: every, first: t0.Add(every * time.Duration(n) / time.Duration(pubs))}
+			p.prefix, p.suffix = o.proto.emitFrame(o.ns, o.roomName(r), s.self)
+			wg.Go(func() {
+				k, err := p.run(ctx, s.messages, s.size)
+				sent.Add(int64(k))
+				if err != nil {
+					errOnce.Do(func() { sendErr = fmt.Errorf("publisher %d: %w", n+1, err) })
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return sent.Load(), sendErr
+}
+
 // publisher sends one member's messages.
 type publisher struct {
 	c              *conn
+	id             uint32        // publisher number, in the payload
 	prefix, suffix []byte        // the emit message around its data
 	first          time.Time     // when the first message is due (paced)
 	every          time.Duration // between two messages; 0 sends unpaced
@@ -190,20 +204,20 @@ type publisher struct {
 // holds a publisher up shows in the latency instead of slowing the
 // schedule down (no coordinated omission).
 func (p *publisher) run(ctx context.Context, n, size int) (int, error) {
-	buf := make([]byte, 0, len(p.prefix)+len(p.suffix)+max(size, 32)+8)
+	buf := make([]byte, 0, len(p.prefix)+len(p.suffix)+max(size, minPayload))
 	for k := range n {
 		if ctx.Err() != nil {
 			return k, ctx.Err()
 		}
-		stamp := time.Now()
+		sent := time.Now()
 		if p.every > 0 {
-			stamp = p.first.Add(time.Duration(k) * p.every)
-			if d := time.Until(stamp); d > 0 {
+			sent = p.first.Add(time.Duration(k) * p.every)
+			if d := time.Until(sent); d > 0 {
 				time.Sleep(d)
 			}
 		}
 		buf = append(buf[:0], p.prefix...)
-		buf = appendPayload(buf, stamp.UnixNano(), size)
+		buf = appendPayload(buf, stamp{sent: sent.UnixNano(), pub: p.id, seq: uint32(k + 1)}, size)
 		buf = append(buf, p.suffix...)
 		if err := p.c.write(buf); err != nil {
 			return k, err
