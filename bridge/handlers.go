@@ -103,12 +103,18 @@ func onDisconnect(c *conn, f *clientFrame) (json.RawMessage, error) {
 	return nil, nil
 }
 
-func onJoin(c *conn, f *clientFrame) (json.RawMessage, error) {
+// inRoom returns the socket of the frame's namespace and its room field.
+func (c *conn) inRoom(f *clientFrame) (*router.Socket, string, error) {
 	s, err := c.target(f)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	room, err := need(f.Room, "room")
+	return s, room, err
+}
+
+func onJoin(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, room, err := c.inRoom(f)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +122,7 @@ func onJoin(c *conn, f *clientFrame) (json.RawMessage, error) {
 }
 
 func onLeave(c *conn, f *clientFrame) (json.RawMessage, error) {
-	s, err := c.target(f)
-	if err != nil {
-		return nil, err
-	}
-	room, err := need(f.Room, "room")
+	s, room, err := c.inRoom(f)
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +166,7 @@ func onEmit(c *conn, f *clientFrame) (json.RawMessage, error) {
 }
 
 func onPresence(c *conn, f *clientFrame) (json.RawMessage, error) {
-	s, err := c.target(f)
-	if err != nil {
-		return nil, err
-	}
-	room, err := need(f.Room, "room")
+	s, room, err := c.inRoom(f)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +178,8 @@ func onPresence(c *conn, f *clientFrame) (json.RawMessage, error) {
 }
 
 func onHistory(c *conn, f *clientFrame) (json.RawMessage, error) {
-	s, err := c.target(f)
+	s, _, err := c.inRoom(f)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := need(f.Room, "room"); err != nil {
 		return nil, err
 	}
 	return nil, s.History()

@@ -2,6 +2,9 @@ package router
 
 import (
 	"encoding/json"
+	"iter"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,12 +72,13 @@ func (r *Router) eventName(tok string) (string, bool) {
 	return name, true
 }
 
-// deliver queues ev on every socket of list except the one named exclude.
-func (r *Router) deliver(list []*Socket, ev *Event, exclude string) {
+// deliver queues ev on every socket of members except the one named
+// exclude, encoding it once per codec.
+func (r *Router) deliver(members iter.Seq[*Socket], ev *Event, exclude string) {
 	start := time.Now()
 	fc := frameCache{ev: ev}
 	n := 0
-	for _, s := range list {
+	for s := range members {
 		if s.sid == exclude {
 			continue
 		}
@@ -82,6 +86,16 @@ func (r *Router) deliver(list []*Socket, ev *Event, exclude string) {
 		n++
 	}
 	r.m.Delivered(n, time.Since(start))
+}
+
+// event builds the event a delivered message carries, or reports that its
+// event token is not a valid event name.
+func (r *Router) event(sp *space, room string, p parsed, m *nats.Msg) (*Event, bool) {
+	name, ok := r.eventName(p.event)
+	if !ok {
+		return nil, false
+	}
+	return &Event{NS: sp.name, Room: room, Name: name, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}, true
 }
 
 func (r *Router) roomOf(sp *space, tok string) (*room, string) {
@@ -100,14 +114,12 @@ func (r *Router) dispatchRoom(sp *space, p parsed, m *nats.Msg) {
 	if rm == nil || rm.sub != m.Sub {
 		return
 	}
-	event, ok := r.eventName(p.event)
+	ev, ok := r.event(sp, name, p, m)
 	if !ok {
 		return
 	}
-	ev := &Event{NS: sp.name, Room: name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
-	exclude := header(m.Header, "Router-Exclude")
 	rm.mu.RLock()
-	r.deliver(rm.members, ev, exclude)
+	r.deliver(slices.Values(rm.members), ev, header(m.Header, "Router-Exclude"))
 	rm.mu.RUnlock()
 }
 
@@ -142,7 +154,7 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 			delete(rm.remote, n.SID)
 		}
 	}
-	r.deliver(rm.members, ev, n.SID)
+	r.deliver(slices.Values(rm.members), ev, n.SID)
 	rm.mu.Unlock()
 }
 
@@ -153,12 +165,9 @@ func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {
 	if s == nil || s.sub != m.Sub {
 		return
 	}
-	event, ok := r.eventName(p.event)
-	if !ok {
-		return
+	if ev, ok := r.event(sp, "", p, m); ok {
+		r.deliver(slices.Values([]*Socket{s}), ev, "")
 	}
-	ev := &Event{NS: sp.name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
-	r.deliver([]*Socket{s}, ev, "")
 }
 
 func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
@@ -166,40 +175,25 @@ func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
 	if err != nil {
 		return
 	}
-	event, ok := r.eventName(p.event)
+	ev, ok := r.event(sp, "", p, m)
 	if !ok {
 		return
 	}
-	ev := &Event{NS: sp.name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
-	exclude := header(m.Header, "Router-Exclude")
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
 	if g := sp.users[user]; g != nil && g.sub == m.Sub {
-		r.deliver(g.sockets, ev, exclude)
+		r.deliver(slices.Values(g.sockets), ev, header(m.Header, "Router-Exclude"))
 	}
 }
 
 func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
-	event, ok := r.eventName(p.event)
+	ev, ok := r.event(sp, "", p, m)
 	if !ok {
 		return
 	}
-	ev := &Event{NS: sp.name, Name: event, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}
-	exclude := header(m.Header, "Router-Exclude")
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
-	if sp.bcast != m.Sub {
-		return
+	if sp.bcast == m.Sub {
+		r.deliver(maps.Values(sp.sockets), ev, header(m.Header, "Router-Exclude"))
 	}
-	start := time.Now()
-	fc := frameCache{ev: ev}
-	n := 0
-	for sid, s := range sp.sockets {
-		if sid == exclude {
-			continue
-		}
-		s.conn.Send(fc.get(s.conn.Codec()))
-		n++
-	}
-	r.m.Delivered(n, time.Since(start))
 }

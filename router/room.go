@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -256,7 +257,7 @@ func (r *Router) nodeGone(id string) {
 				}
 			}
 			for _, m := range lost {
-				r.deliver(rm.members, &Event{NS: sp.name, Room: rm.name, Name: "$leave", Data: marshal(m)}, "")
+				r.deliver(slices.Values(rm.members), &Event{NS: sp.name, Room: rm.name, Name: "$leave", Data: marshal(m)}, "")
 			}
 			rm.mu.Unlock()
 		}
