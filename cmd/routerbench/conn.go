@@ -47,8 +47,8 @@ type conn struct {
 	done       chan struct{}     // closed when the reader returns
 }
 
-// dial opens a connection to o.url and attaches it to o.ns and room.
-func dial(ctx context.Context, o *options, room string) (*conn, error) {
+// dial opens a connection to url and attaches it to o.ns and room.
+func dial(ctx context.Context, o *options, url, room string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	d := websocket.Dialer{
@@ -56,12 +56,12 @@ func dial(ctx context.Context, o *options, room string) (*conn, error) {
 		Subprotocols:     o.proto.subprotocols(),
 		WriteBufferPool:  writeBuffers,
 	}
-	ws, resp, err := d.DialContext(ctx, o.url, nil)
+	ws, resp, err := d.DialContext(ctx, url, nil)
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("dial %s: %w (HTTP %s)", o.url, err, resp.Status)
+			return nil, fmt.Errorf("dial %s: %w (HTTP %s)", url, err, resp.Status)
 		}
-		return nil, fmt.Errorf("dial %s: %w", o.url, err)
+		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	c := &conn{ws: ws, proto: o.proto, done: make(chan struct{})}
 	deadline, _ := ctx.Deadline()

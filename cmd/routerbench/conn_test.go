@@ -109,7 +109,7 @@ func TestV1LargeBatch(t *testing.T) {
 		return ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "slow consumer"))
 	})
 	o := testOptions(t, "-url", url)
-	c, err := dial(context.Background(), o, "r")
+	c, err := dial(context.Background(), o, o.url, "r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestV1AttachRefused(t *testing.T) {
 		_, _, _ = ws.ReadMessage() // until the client closes
 		return nil
 	})
-	_, err := dial(context.Background(), testOptions(t, "-url", url, "-ns", "nope"), "r")
+	_, err := dial(context.Background(), testOptions(t, "-url", url, "-ns", "nope"), url, "r")
 	if err == nil || !strings.Contains(err.Error(), "unknown_namespace") {
 		t.Errorf("dial: %v, want unknown_namespace", err)
 	}
@@ -164,7 +164,7 @@ func TestSocketIOSession(t *testing.T) {
 		}
 		return say(ws, `41/chat,`)
 	})
-	c, err := dial(context.Background(), testOptions(t, "-proto", "socketio", "-url", url), "r")
+	c, err := dial(context.Background(), testOptions(t, "-proto", "socketio", "-url", url), url, "r")
 	if err != nil {
 		t.Fatal(err)
 	}

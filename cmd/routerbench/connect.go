@@ -37,7 +37,7 @@ func runConnect(ctx context.Context, o *options, conns, rooms int) (*report, err
 		return nil, err
 	}
 	start := time.Now()
-	cs, took, err := dialAll(ctx, o, conns, func(i int) string { return o.roomName(i % rooms) }, newTally(0))
+	cs, took, err := dialAll(ctx, o, conns, o.memberURL, func(i int) string { return o.roomName(i % rooms) }, newTally(0))
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func runIdle(ctx context.Context, o *options, conns, rooms int, settle time.Dura
 		return nil, err
 	}
 	start := time.Now()
-	cs, _, err := dialAll(ctx, o, conns, func(i int) string { return o.roomName(i % rooms) }, newTally(0))
+	cs, _, err := dialAll(ctx, o, conns, o.memberURL, func(i int) string { return o.roomName(i % rooms) }, newTally(0))
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ const (
 // options are the flags every scenario shares.
 type options struct {
 	url         string
+	publishURL  string // publishers' connections; "" means url
 	ns          string
 	protoName   string
 	proto       protocol
@@ -34,6 +35,7 @@ type options struct {
 func commonFlags(fs *flag.FlagSet) *options {
 	o := &options{}
 	fs.StringVar(&o.url, "url", defaultURL, "WebSocket URL of the server (with -proto socketio: "+defaultSocketIOURL+")")
+	fs.StringVar(&o.publishURL, "publish-url", "", "WebSocket URL for the publishers' connections (default: -url); another node's URL puts publishers and members on different nodes of a cluster")
 	fs.StringVar(&o.ns, "ns", "chat", "namespace")
 	fs.StringVar(&o.protoName, "proto", "routerd", "wire protocol: routerd (v1 JSON frames) or socketio (Socket.IO 4, bench/socketio/server.js)")
 	fs.StringVar(&o.metrics, "metrics", "auto", "Prometheus /metrics URL of the server; auto: http://<url host>/metrics; none: do not scrape")
@@ -63,6 +65,11 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 	u, err := url.Parse(o.url)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return fmt.Errorf("-url %q: want ws://host:port/path", o.url)
+	}
+	if o.publishURL == "" {
+		o.publishURL = o.url
+	} else if pu, err := url.Parse(o.publishURL); err != nil || (pu.Scheme != "ws" && pu.Scheme != "wss") || pu.Host == "" {
+		return fmt.Errorf("-publish-url %q: want ws://host:port/path", o.publishURL)
 	}
 	switch o.metrics {
 	case "none":
@@ -111,3 +118,7 @@ func positive(flags map[string]int) error {
 	}
 	return nil
 }
+
+// memberURL is the URL of every connection of the scenarios without
+// publishers.
+func (o *options) memberURL(int) string { return o.url }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/routertest"
 )
 
@@ -41,6 +42,21 @@ func TestFanoutAgainstRouterd(t *testing.T) {
 	}
 	if rep.Server == nil || rep.Server.Increase["routerd_deliveries_total"] != float64(f.Received) {
 		t.Errorf("server figures: %+v", rep.Server)
+	}
+}
+
+// TestFanoutAcrossNodes puts the publishers on one node of a two-node
+// cluster and the other members on the other node.
+func TestFanoutAcrossNodes(t *testing.T) {
+	nodes := routertest.StartCluster(t, 2, func(_ int, cfg *config.Config) { cfg.Limits.Rate.PerSecond = 0 })
+	o := testOptions(t, "-url", nodes[0].WSURL(), "-publish-url", nodes[1].WSURL(), "-metrics", "none")
+	spec := trafficSpec{rooms: 1, perRoom: 12, publishers: 2, messages: 30, size: 64, wait: routertest.Wait}
+	rep, err := runTraffic(context.Background(), o, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rep.Traffic; f.Expected != 2*30*11 || f.Received != f.Expected || f.OutOfOrder != 0 {
+		t.Errorf("expected %d, received %d, out of order %d", f.Expected, f.Received, f.OutOfOrder)
 	}
 }
 

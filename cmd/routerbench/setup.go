@@ -32,11 +32,11 @@ func (t *tally) add(n int64) {
 	}
 }
 
-// dialAll opens n connections, connection i joined to room(i), with
+// dialAll opens n connections, connection i to url(i) and joined to room(i), with
 // o.concurrency dialling at once, and starts their readers counting into
 // t. took[i] is how long connection i took from dial to joined. On an
 // error every connection opened is closed again.
-func dialAll(ctx context.Context, o *options, n int, room func(int) string, t *tally) (conns []*conn, took []time.Duration, err error) {
+func dialAll(ctx context.Context, o *options, n int, url, room func(int) string, t *tally) (conns []*conn, took []time.Duration, err error) {
 	note, err := ensureFiles(uint64(n) + spareFiles)
 	if err != nil {
 		return nil, nil, err
@@ -62,7 +62,7 @@ func dialAll(ctx context.Context, o *options, n int, room func(int) string, t *t
 					return
 				}
 				start := time.Now()
-				c, err := dial(ctx, o, room(i))
+				c, err := dial(ctx, o, url(i), room(i))
 				if err != nil {
 					once.Do(func() { first = fmt.Errorf("connection %d of %d: %w", i+1, n, err); cancel() })
 					return

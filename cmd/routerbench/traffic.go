@@ -102,7 +102,13 @@ func runTraffic(ctx context.Context, o *options, s trafficSpec) (*report, error)
 
 	rep := &report{}
 	setup := time.Now()
-	conns, _, err := dialAll(ctx, o, s.rooms*s.perRoom, func(i int) string { return o.roomName(i / s.perRoom) }, t)
+	url := func(i int) string { // the first publishers of each room publish
+		if i%s.perRoom < s.publishers {
+			return o.publishURL
+		}
+		return o.url
+	}
+	conns, _, err := dialAll(ctx, o, s.rooms*s.perRoom, url, func(i int) string { return o.roomName(i / s.perRoom) }, t)
 	if err != nil {
 		return nil, err
 	}
