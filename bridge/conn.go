@@ -160,6 +160,15 @@ func (c *conn) readLoop() {
 // keeps a small one. It reports false once the connection is closing.
 func (c *conn) handleMessage(msg []byte) bool {
 	c.srv.workers.run(func() {
+		defer func() {
+			// A frame that trips a bug ends its connection (1011), not
+			// the daemon.
+			if v := recover(); v != nil {
+				c.srv.log.Error("frame handling panicked", "remote", c.info.RemoteAddr, "panic", v)
+				c.close(websocket.CloseInternalServerErr, "internal error", "panic")
+				c.handled <- false
+			}
+		}()
 		for _, f := range splitMessage(msg) {
 			if c.closeStart.Load() {
 				c.handled <- false

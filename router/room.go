@@ -110,8 +110,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, er
 		return false, rm.err
 	}
 	if first && rm.pres != nil {
-		r.wg.Add(1)
-		go r.learnRemoteMembers(s.ns, rm)
+		r.background(func() { r.learnRemoteMembers(s.ns, rm) })
 	}
 	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "join", SID: s.sid, User: s.id.User, Node: r.node})
 	return true, nil
@@ -209,7 +208,6 @@ func (r *Router) localRooms(ns string) map[string]int {
 // learnRemoteMembers fills a newly opened room's view of the members other
 // nodes hold. Notices that arrive meanwhile keep it current from then on.
 func (r *Router) learnRemoteMembers(ns string, rm *room) {
-	defer r.wg.Done()
 	reps, err := r.gather(r.ctx, scatterRequest{NS: ns, Op: "presence", Room: rm.name})
 	if err != nil {
 		r.log.Debug("learn remote members", "ns", ns, "room", rm.name, "err", err)

@@ -163,6 +163,21 @@ func (r *Router) Close() {
 	r.wg.Wait()
 }
 
+// background runs f on a goroutine that Close waits for, unless Close has
+// begun.
+func (r *Router) background(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+}
+
 // shardFor picks the dispatcher for a key, so that every message of one room
 // (or socket) goes through the same goroutine, in order.
 func (r *Router) shardFor(key string) chan *nats.Msg {
