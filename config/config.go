@@ -62,7 +62,8 @@ type HTTP struct {
 	PingInterval   time.Duration `koanf:"ping_interval"`   // default 25s
 	PongTimeout    time.Duration `koanf:"pong_timeout"`    // default 20s
 	AllowedOrigins []string      `koanf:"allowed_origins"` // empty: any origin
-	// HandshakeTimeout bounds the WebSocket upgrade (extension, default 10s).
+	// HandshakeTimeout bounds reading the upgrade request's headers and the
+	// WebSocket upgrade itself (extension, default 10s).
 	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
 	// TLS serves HTTPS/WSS when both files are set (extension).
 	TLS TLSFiles `koanf:"tls"`

@@ -106,7 +106,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.http = &http.Server{
 		Handler:           d.mux(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: d.cfg.HTTP.HandshakeTimeout, // slow-loris requests end here
 		ErrorLog:          slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelDebug),
 	}
 	go func() {

@@ -163,3 +163,32 @@ func TestGarbage(t *testing.T) {
 	watcher.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "still", "self": true})
 	watcher.Next(routertest.IsEvent("still"))
 }
+
+// TestHandshakeTimeout: a client that never finishes its upgrade request
+// is disconnected after http.handshake_timeout.
+func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	n := nodeWith(t, func(cfg *config.Config) { cfg.HTTP.HandshakeTimeout = 300 * time.Millisecond })
+	c, err := net.Dial("tcp", n.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(routertest.Wait))
+	buf := make([]byte, 512)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("still open after %s", routertest.Wait)
+			}
+			break
+		}
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("closed after %s, before the handshake timeout", d)
+	}
+}
