@@ -2,10 +2,8 @@ package daemon
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -150,7 +148,7 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, creden
 		return nil, self, err
 	}
 	if len(opts.Users) > 0 {
-		self = credentials{user: "routerd-" + randomToken(), password: randomToken()}
+		self = credentials{user: "routerd-" + router.RandomID(), password: router.RandomID()}
 		opts.Users = append(opts.Users, &server.User{Username: self.user, Password: self.password})
 	}
 	ns, err := server.NewServer(opts)
@@ -188,13 +186,6 @@ func pinnedTLS(certFile string) (*tls.Config, error) {
 			return nil
 		},
 	}, nil
-}
-
-// randomToken returns 128 random bits as 22 URL-safe characters.
-func randomToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // connect opens routerd's own NATS connection, reconnecting forever. With

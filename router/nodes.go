@@ -46,7 +46,7 @@ type peer struct {
 }
 
 func newNodeTable(r *Router) *nodeTable {
-	return &nodeTable{r: r, id: newSID(), done: make(chan struct{}), seen: make(map[string]peer)}
+	return &nodeTable{r: r, id: RandomID(), done: make(chan struct{}), seen: make(map[string]peer)}
 }
 
 func (t *nodeTable) start() error {

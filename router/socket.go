@@ -59,8 +59,9 @@ func (s *Socket) Namespace() string { return s.ns }
 // User returns the authenticated user, or "" for anonymous sockets.
 func (s *Socket) User() string { return s.id.User }
 
-// newSID returns 128 random bits as 22 characters of [A-Za-z0-9_-].
-func newSID() string {
+// RandomID returns 128 random bits as 22 characters of [A-Za-z0-9_-]: a
+// sid, a node instance id, a generated credential.
+func RandomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
@@ -82,7 +83,7 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	s := &Socket{r: r, conn: conn, ns: ns, sid: newSID(), id: id, policy: policy}
+	s := &Socket{r: r, conn: conn, ns: ns, sid: RandomID(), id: id, policy: policy}
 	if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
 		return nil, natsError(err)
 	}
