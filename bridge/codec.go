@@ -71,7 +71,6 @@ func decodeFrame(b []byte) (*clientFrame, *router.Error) {
 	}
 	if f.Data != nil {
 		f.Data = router.Payload(f.Data) // valid JSON by now: compacted
-
 	}
 	return f, nil
 }
