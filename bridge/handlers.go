@@ -144,7 +144,8 @@ func onEmit(c *conn, f *clientFrame) (json.RawMessage, error) {
 	case f.Room != nil && f.To != nil:
 		return nil, router.Errorf(router.CodeBadFrame, "emit takes room or to, not both")
 	case f.Room != nil:
-		return nil, s.EmitRoom(c.ctx, *f.Room, event, data, f.Self != nil && *f.Self, ack)
+		_, err := s.EmitRoom(c.ctx, *f.Room, event, data, f.Self != nil && *f.Self, ack)
+		return nil, err
 	case f.To != nil:
 		return nil, s.EmitTo(c.ctx, *f.To, event, data, ack)
 	case !ack:
@@ -178,9 +179,10 @@ func onPresence(c *conn, f *clientFrame) (json.RawMessage, error) {
 }
 
 func onHistory(c *conn, f *clientFrame) (json.RawMessage, error) {
-	s, _, err := c.inRoom(f)
+	s, room, err := c.inRoom(f)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.History()
+	_, err = s.History(c.ctx, room, 50, 0)
+	return nil, err
 }

@@ -245,30 +245,63 @@ func (s *Socket) InRoom(room string) bool {
 	return ok
 }
 
+// Rooms lists the rooms the socket is in, in no particular order.
+func (s *Socket) Rooms() []string {
+	s.sp.mu.RLock()
+	defer s.sp.mu.RUnlock()
+	out := make([]string, 0, len(s.rooms))
+	for name := range s.rooms {
+		out = append(out, name)
+	}
+	return out
+}
+
+// HasHistory reports whether the socket's namespace keeps room history.
+func (s *Socket) HasHistory() bool { return s.policy.History != nil }
+
 // EmitRoom broadcasts event to room (policy client_publish), to every member
 // but the sender unless self. With ack the call returns once NATS has
-// accepted the message.
-func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.RawMessage, self, ack bool) error {
+// accepted the message, and, where the namespace keeps history, the event's
+// room sequence number (0 otherwise).
+func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.RawMessage, self, ack bool) (uint64, error) {
 	if err := checkClientEvent(event); err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.r.validRoom(room); err != nil {
-		return err
+		return 0, err
 	}
 	switch s.policy.ClientPublish {
 	case config.PublishNone:
-		return Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
+		return 0, Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
 	case config.PublishAny:
 	default:
 		if !s.InRoom(room) {
-			return Errorf(CodeNotMember, "not a member of room %q", room)
+			return 0, Errorf(CodeNotMember, "not a member of room %q", room)
 		}
 	}
 	h := s.headers(room, event)
 	if !self {
 		h["Router-Exclude"] = []string{s.sid}
 	}
-	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Room(s.ns, room, event), Data: data, Header: h}, ack)
+	return 0, s.send(ctx, &nats.Msg{Subject: s.r.subj.Room(s.ns, room, event), Data: data, Header: h}, ack)
+}
+
+// EmitBroadcast sends event to every socket of the namespace across the
+// cluster (P.{ns}.broadcast.{event}), the sender excluded unless self: the
+// Socket.IO actions broadcast and broadcast_all. It applies the namespace's
+// client_publish policy: none refuses it.
+func (s *Socket) EmitBroadcast(ctx context.Context, event string, data json.RawMessage, self, ack bool) error {
+	if err := checkClientEvent(event); err != nil {
+		return err
+	}
+	if s.policy.ClientPublish == config.PublishNone {
+		return Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
+	}
+	h := s.headers("", event)
+	if !self {
+		h["Router-Exclude"] = []string{s.sid}
+	}
+	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Broadcast(s.ns, event), Data: data, Header: h}, ack)
 }
 
 // EmitTo sends event to the socket sid of the same namespace (policy
@@ -337,11 +370,24 @@ func (s *Socket) Presence(ctx context.Context, room string) ([]Member, error) {
 	return s.r.clusterPresence(ctx, s.ns, room)
 }
 
-// History answers a history frame (scrollback). Namespaces without history
-// refuse it (SPEC §2).
-func (s *Socket) History() error {
+// History returns up to limit retained events of room with seq < before
+// (before 0: the newest), oldest first: a history frame's scrollback.
+// Namespaces without history refuse it (SPEC §2).
+func (s *Socket) History(ctx context.Context, room string, limit int, before uint64) ([]*Event, error) {
 	if s.policy.History == nil {
-		return Errorf(CodeForbidden, "namespace %q keeps no history", s.ns)
+		return nil, Errorf(CodeForbidden, "namespace %q keeps no history", s.ns)
 	}
-	return Errorf(CodeUnavailable, "room history on JetStream is not available in this build yet (issue #7)")
+	return nil, Errorf(CodeUnavailable, "room history on JetStream is not available in this build yet (issue #7)")
+}
+
+// JoinSince joins room like Join and, where the namespace keeps history,
+// first replays to the socket every retained event of the room with seq >
+// since, then continues live with no gap and no duplicate (SPEC §5).
+// recovered is false when events after since were already dropped by
+// retention. Without history it is Join, and recovered is false.
+func (s *Socket) JoinSince(ctx context.Context, room string, since uint64) (recovered bool, err error) {
+	if s.policy.History == nil {
+		return false, s.Join(ctx, room)
+	}
+	return false, Errorf(CodeUnavailable, "room history on JetStream is not available in this build yet (issue #7)")
 }
