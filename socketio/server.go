@@ -1,0 +1,327 @@
+// Package socketio is routerd's Socket.IO transport (SPEC §7): Engine.IO v4
+// (HTTP long-polling with the upgrade to WebSocket, and WebSocket only)
+// carrying Socket.IO v5 packets, so that apps built on the official
+// socket.io-client connect unchanged. It maps Socket.IO namespaces and
+// events onto routerd namespaces and routing actions and drives package
+// router through the same Socket methods as the native bridge, so Socket.IO
+// and native sockets share rooms, presence and subjects. It never builds a
+// NATS subject; its only direct NATS use is the connection state recovery
+// store (a JetStream key-value bucket).
+//
+// Lifecycle: New → (mounted on the HTTP mux; serves sessions) → Shutdown,
+// which closes every session and waits for their goroutines.
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/metrics"
+	"github.com/routerd/routerd/router"
+)
+
+// Options configure a Server. Router and Config are required.
+type Options struct {
+	Router  *router.Router
+	Config  *config.Config
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	// NATS holds the recovery store (a JetStream key-value bucket) for
+	// namespaces with history; nil turns connection state recovery off.
+	NATS *nats.Conn
+}
+
+// Server is the Socket.IO endpoint. It is an http.Handler for
+// socketio.path and everything under it.
+type Server struct {
+	r     *router.Router
+	cfg   *config.Config
+	log   *slog.Logger
+	m     *metrics.Metrics
+	up    websocket.Upgrader
+	store *recoveryStore // nil without recovery
+
+	listed  map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
+	derived *codec            // every other namespace ("/x" → x)
+
+	origins     map[string]bool // allowed Origin values; empty allows any
+	keepHeaders bool            // a namespace authenticates with a backend, which may want them
+
+	open     atomic.Int64 // open sessions
+	draining atomic.Bool  // Shutdown began: refuse new sessions
+
+	mu       sync.Mutex
+	sessions map[string]*session // by Engine.IO sid; guarded by mu
+	wg       sync.WaitGroup      // session goroutines
+}
+
+// New returns a Socket.IO server for the router.
+func New(o Options) *Server {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		r:        o.Router,
+		cfg:      o.Config,
+		log:      log.With("component", "socketio"),
+		m:        o.Metrics,
+		listed:   make(map[string]*codec),
+		derived:  &codec{},
+		origins:  make(map[string]bool),
+		sessions: make(map[string]*session),
+	}
+	for nsp := range o.Config.SocketIO.Namespaces {
+		s.listed[nsp] = &codec{nsp: nsp}
+	}
+	for _, origin := range o.Config.HTTP.AllowedOrigins {
+		s.origins[origin] = true
+	}
+	history := false
+	for _, ns := range o.Config.Namespaces {
+		if ns.Auth == config.AuthBackend {
+			s.keepHeaders = true
+		}
+		if ns.History != nil {
+			history = true
+		}
+	}
+	if history && o.NATS != nil {
+		s.store = newRecoveryStore(o.NATS, o.Config)
+	}
+	s.up = websocket.Upgrader{
+		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  16 << 10,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      func(*http.Request) bool { return true }, // checked in ServeHTTP
+	}
+	return s
+}
+
+// Pattern returns the http.ServeMux pattern that serves path and
+// everything under it (the client asks for path + "/?EIO=4&...").
+func Pattern(path string) string {
+	return strings.TrimSuffix(path, "/") + "/"
+}
+
+// namespace maps a Socket.IO namespace to a routerd namespace (SPEC §7):
+// one listed in socketio.namespaces, else "/x" names namespace x when it
+// is declared.
+func (s *Server) namespace(nsp string) (string, *codec, bool) {
+	if ns, ok := s.cfg.SocketIO.Namespaces[nsp]; ok {
+		return ns, s.listed[nsp], true
+	}
+	name, ok := strings.CutPrefix(nsp, "/")
+	if !ok {
+		return "", nil, false
+	}
+	if _, declared := s.cfg.Namespace(name); !declared {
+		return "", nil, false
+	}
+	return name, s.derived, true
+}
+
+// Engine.IO's HTTP error codes and messages.
+const (
+	errTransportUnknown = 0
+	errSessionUnknown   = 1
+	errBadHandshake     = 2
+	errBadRequest       = 3
+	errForbidden        = 4
+	errUnsupportedProto = 5
+)
+
+var errMessages = map[int]string{
+	errTransportUnknown: "Transport unknown",
+	errSessionUnknown:   "Session ID unknown",
+	errBadHandshake:     "Bad handshake method",
+	errBadRequest:       "Bad request",
+	errForbidden:        "Forbidden",
+	errUnsupportedProto: "Unsupported protocol version",
+}
+
+// fail answers a request with Engine.IO's JSON error body.
+func fail(w http.ResponseWriter, status, code int, message string) {
+	if message == "" {
+		message = errMessages[code]
+	}
+	body, _ := json.Marshal(map[string]any{"code": code, "message": message})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ServeHTTP serves Engine.IO requests: handshakes, polls, posts and
+// WebSocket upgrades.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin != "" && len(s.origins) > 0 && !s.origins[origin] {
+		s.m.Refused("origin")
+		fail(w, http.StatusForbidden, errForbidden, "")
+		return
+	}
+	upgrade := websocket.IsWebSocketUpgrade(r)
+	if origin != "" && !upgrade {
+		// Browsers poll across origins (a page served elsewhere): allow
+		// what http.allowed_origins allows.
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Allow-Credentials", "true")
+		w.Header().Add("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+			if h := r.Header.Get("Access-Control-Request-Headers"); h != "" {
+				w.Header().Set("Access-Control-Allow-Headers", h)
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		fail(w, http.StatusBadRequest, errUnsupportedProto, "")
+		return
+	}
+	transport := q.Get("transport")
+	if transport != "polling" && transport != "websocket" {
+		fail(w, http.StatusBadRequest, errTransportUnknown, "")
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		switch {
+		case r.Method != http.MethodGet:
+			fail(w, http.StatusBadRequest, errBadHandshake, "")
+		case transport == "websocket" && !upgrade:
+			fail(w, http.StatusBadRequest, errBadRequest, "")
+		default:
+			s.handshake(w, r, transport == "websocket")
+		}
+		return
+	}
+	sess := s.lookup(sid)
+	if sess == nil {
+		fail(w, http.StatusBadRequest, errSessionUnknown, "")
+		return
+	}
+	switch {
+	case transport == "websocket" && upgrade:
+		sess.upgrade(w, r)
+	case transport == "websocket":
+		fail(w, http.StatusBadRequest, errBadRequest, "")
+	case r.Method == http.MethodGet:
+		sess.poll(w, r)
+	case r.Method == http.MethodPost:
+		sess.post(w, r)
+	default:
+		fail(w, http.StatusBadRequest, errBadRequest, "")
+	}
+}
+
+// handshake opens a session: on a long-polling GET, whose response is the
+// open packet, or on a WebSocket upgrade (WebSocket only).
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
+	if s.draining.Load() {
+		s.m.Refused("shutdown")
+		fail(w, http.StatusServiceUnavailable, errBadRequest, "shutting down")
+		return
+	}
+	if s.open.Add(1) > int64(s.cfg.Limits.MaxConnections) {
+		s.open.Add(-1)
+		s.m.Refused("max_connections")
+		fail(w, http.StatusServiceUnavailable, errBadRequest, "too many connections")
+		return
+	}
+	var conn *websocket.Conn
+	if ws {
+		var err error
+		if conn, err = s.up.Upgrade(w, r, nil); err != nil {
+			s.open.Add(-1)
+			s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+			return
+		}
+	}
+	sess := newSession(s, r)
+	if !s.track(sess) {
+		s.open.Add(-1)
+		if conn != nil {
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), deadline())
+			_ = conn.Close()
+		} else {
+			fail(w, http.StatusServiceUnavailable, errBadRequest, "shutting down")
+		}
+		return
+	}
+	s.m.ConnectionOpened()
+	sess.start(conn != nil)
+	if conn != nil {
+		sess.attachWebSocket(conn)
+		return
+	}
+	sess.poll(w, r)
+}
+
+func (s *Server) track(sess *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.sessions[sess.id] = sess
+	return true
+}
+
+// forget removes a closed session.
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.id)
+	s.mu.Unlock()
+	s.open.Add(-1)
+	s.m.ConnectionClosed()
+}
+
+func (s *Server) lookup(sid string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[sid]
+}
+
+// Sessions returns the number of open Engine.IO sessions.
+func (s *Server) Sessions() int { return int(s.open.Load()) }
+
+// Shutdown refuses new sessions, closes every open one (WebSocket: what is
+// queued, then close 1001; polling: the pending poll gets what is queued and
+// the close packet), and waits for them to end or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	all := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		all = append(all, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range all {
+		sess.close(closeShutdown)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("socketio shutdown: %w", ctx.Err())
+	}
+}

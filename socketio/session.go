@@ -1,0 +1,244 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/routerd/routerd/router"
+)
+
+const (
+	writeWait  = 10 * time.Second // bound on one write to a client
+	closeGrace = time.Second      // wait for the client's WebSocket close reply
+)
+
+func deadline() time.Time { return time.Now().Add(writeWait) }
+
+// closeReason says why a session ends and how.
+type closeReason struct {
+	metric string // routerd_closes_total reason; "" counts nothing
+	code   int    // WebSocket close code; 0 sends no close frame
+	drop   bool   // discard what is queued instead of writing it first
+}
+
+var (
+	closeShutdown    = closeReason{"shutdown", websocket.CloseGoingAway, false}
+	closeSlow        = closeReason{"slow_consumer", websocket.CloseTryAgainLater, true}
+	closeRate        = closeReason{"rate_limited", websocket.ClosePolicyViolation, false}
+	closeTooLarge    = closeReason{"too_large", websocket.CloseMessageTooBig, true}
+	closeParse       = closeReason{"parse_error", websocket.CloseProtocolError, false}
+	closePingTimeout = closeReason{"ping_timeout", 0, true}
+	closeClient      = closeReason{"", websocket.CloseNormalClosure, false} // the client sent a close packet
+	closeGone        = closeReason{"", 0, true}                             // the transport ended
+)
+
+// session is one Engine.IO session: its send queue, heartbeat and current
+// transport (long-polling or WebSocket), and the Socket.IO namespaces
+// attached over it.
+//
+// Goroutines: a WebSocket session has a reader (which owns the connection)
+// and a writer; a polling session has none of its own, its requests run on
+// net/http's. close starts a teardown goroutine that detaches the sockets.
+type session struct {
+	srv  *Server
+	id   string
+	info router.ConnInfo
+	ctx  context.Context // ends when the session closes
+	stop context.CancelFunc
+	wake chan struct{} // capacity 1: the queue or the state changed
+
+	limit   *rate.Limiter // Socket.IO packets; nil when unlimited
+	strikes *rate.Limiter // refused packets tolerated before closing
+
+	mu         sync.Mutex
+	queue      [][]byte        // units waiting for the transport; guarded by mu
+	ws         *websocket.Conn // the WebSocket once upgraded (or WebSocket only); guarded by mu
+	probing    bool            // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
+	pollBusy   bool            // a poll is pending; guarded by mu
+	postBusy   bool            // a post is being read; guarded by mu
+	closed     bool            // guarded by mu
+	why        closeReason     // set when closed; guarded by mu
+	pongDue    bool            // a ping is unanswered; guarded by mu
+	heartbeat  *time.Timer     // the next ping, or the pong deadline; guarded by mu
+	sockets    map[string]*nsSocket
+	decoder    decoder        // Socket.IO packets being reassembled; guarded by handling
+	handling   sync.Mutex     // one Socket.IO packet at a time
+	requests   sync.WaitGroup // server-bound requests in flight
+}
+
+func newSession(srv *Server, r *http.Request) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		srv:     srv,
+		id:      router.RandomID(),
+		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
+		ctx:     ctx,
+		stop:    cancel,
+		wake:    make(chan struct{}, 1),
+		sockets: make(map[string]*nsSocket),
+	}
+	if srv.keepHeaders {
+		s.info.Header = r.Header.Clone()
+	}
+	if lim := srv.cfg.Limits.Rate; lim.PerSecond > 0 {
+		s.limit = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)
+		s.strikes = rate.NewLimiter(rate.Limit(lim.PerSecond/2), lim.Burst)
+	}
+	return s
+}
+
+// openPacket is the data of Engine.IO's open packet.
+type openPacket struct {
+	SID          string   `json:"sid"`
+	Upgrades     []string `json:"upgrades"`
+	PingInterval int64    `json:"pingInterval"`
+	PingTimeout  int64    `json:"pingTimeout"`
+	MaxPayload   int      `json:"maxPayload"`
+}
+
+// start queues the open packet and starts the heartbeat.
+func (s *session) start(websocketOnly bool) {
+	upgrades := []string{"websocket"}
+	if websocketOnly {
+		upgrades = []string{}
+	}
+	hc := s.srv.cfg.HTTP
+	b, _ := json.Marshal(openPacket{
+		SID:          s.id,
+		Upgrades:     upgrades,
+		PingInterval: hc.PingInterval.Milliseconds(),
+		PingTimeout:  hc.PongTimeout.Milliseconds(),
+		MaxPayload:   s.srv.cfg.Limits.MaxFrameBytes,
+	})
+	s.push(append([]byte{eioOpen}, b...))
+	s.mu.Lock()
+	s.heartbeat = time.AfterFunc(hc.PingInterval, s.beat)
+	s.mu.Unlock()
+}
+
+// beat runs on the heartbeat timer: it sends a ping and arms the pong
+// deadline, or, when the deadline passes unanswered, closes the session.
+func (s *session) beat() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if s.pongDue {
+		s.mu.Unlock()
+		s.close(closePingTimeout)
+		return
+	}
+	s.pongDue = true
+	s.heartbeat.Reset(s.srv.cfg.HTTP.PongTimeout)
+	s.mu.Unlock()
+	s.push([]byte{eioPing})
+}
+
+// pong answers the heartbeat: the next ping comes after ping_interval.
+func (s *session) pong() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pongDue && !s.closed {
+		s.pongDue = false
+		s.heartbeat.Reset(s.srv.cfg.HTTP.PingInterval)
+	}
+}
+
+// push queues a unit without blocking; a session whose queue is full is a
+// slow consumer and is closed.
+func (s *session) push(unit []byte) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.queue) >= s.srv.cfg.Limits.SendQueue {
+		s.mu.Unlock()
+		s.close(closeSlow)
+		return
+	}
+	s.queue = append(s.queue, unit)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the session once: no more units are queued, the transport
+// writes what is left (unless why drops it) and closes, and a teardown
+// goroutine detaches the sockets. It never calls the router itself, since
+// it runs inside router deliveries (a slow consumer).
+func (s *session) close(why closeReason) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed, s.why = true, why
+	if why.drop {
+		s.queue = nil
+	}
+	if s.heartbeat != nil {
+		s.heartbeat.Stop()
+	}
+	s.mu.Unlock()
+	if why.metric != "" {
+		s.srv.m.Closed(why.metric)
+	}
+	s.stop()
+	s.signal()
+	s.srv.wg.Add(1)
+	go s.teardown()
+}
+
+// teardown detaches every socket, keeping what recovery needs, and forgets
+// the session.
+func (s *session) teardown() {
+	defer s.srv.wg.Done()
+	s.handling.Lock() // a packet being handled finishes first
+	s.mu.Lock()
+	sockets := s.sockets
+	s.sockets = nil
+	s.mu.Unlock()
+	s.handling.Unlock()
+	for _, ns := range sockets {
+		ns.save()
+		ns.sock.Disconnect()
+	}
+	s.requests.Wait()
+	s.srv.forget(s)
+}
+
+// take removes and returns everything queued, and whether the session is
+// closed.
+func (s *session) take() (units [][]byte, closed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	units, s.queue = s.queue, nil
+	return units, s.closed
+}
+
+// takePoll is take for a pending poll, which must return at once (with a
+// noop when nothing is queued) while the session moves to WebSocket:
+// probing is true then. Once on WebSocket a poll takes nothing.
+func (s *session) takePoll() (units [][]byte, closed, probing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ws != nil {
+		return nil, s.closed, true
+	}
+	units, s.queue = s.queue, nil
+	return units, s.closed, s.probing
+}

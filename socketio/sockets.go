@@ -1,0 +1,282 @@
+package socketio
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/router"
+)
+
+// nsSocket is one Socket.IO namespace attached over a session: the
+// router.Conn its router socket delivers through, with the codec that
+// writes that namespace's packets.
+type nsSocket struct {
+	sess  *session
+	nsp   string
+	codec *codec
+	sock  *router.Socket // set once Connect returned
+	pid   string         // connection state recovery id; "" without history
+}
+
+// Codec implements router.Conn.
+func (n *nsSocket) Codec() router.Codec { return n.codec }
+
+// Send implements router.Conn.
+func (n *nsSocket) Send(unit []byte) { n.sess.push(unit) }
+
+// Detached implements router.Conn: the client gets DISCONNECT for the
+// namespace (Socket.IO's "io server disconnect", after which it does not
+// reconnect), except at shutdown, when the whole session closes and the
+// client reconnects.
+func (n *nsSocket) Detached(_ *router.Socket, reason string) {
+	s := n.sess
+	s.mu.Lock()
+	if s.sockets[n.nsp] == n {
+		delete(s.sockets, n.nsp)
+	}
+	s.mu.Unlock()
+	if reason != "shutdown" {
+		s.srv.m.FrameOut("disconnected")
+		s.push(disconnectUnit(n.nsp))
+	}
+}
+
+// decoder reassembles a binary Socket.IO packet from its text part and
+// its attachments.
+type decoder struct {
+	pending *sioPacket // the text part, until every attachment arrived
+	atts    [][]byte
+	size    int // bytes of the packet so far
+}
+
+// onMessage handles an Engine.IO message: a Socket.IO packet, or one
+// attachment of a binary packet. A packet Socket.IO's own decoder would
+// refuse closes the session, as Socket.IO does.
+func (s *session) onMessage(p eioPacket) {
+	s.handling.Lock()
+	defer s.handling.Unlock()
+	d := &s.decoder
+	if p.binary {
+		if d.pending == nil {
+			s.close(closeParse)
+			return
+		}
+		d.size += len(p.data)
+		if d.size > s.srv.cfg.Limits.MaxFrameBytes {
+			s.close(closeTooLarge)
+			return
+		}
+		d.atts = append(d.atts, p.data)
+		if len(d.atts) < d.pending.attachments {
+			return
+		}
+		pkt := *d.pending
+		data, err := reconstruct(pkt.data, d.atts)
+		*d = decoder{}
+		if err != nil {
+			s.close(closeParse)
+			return
+		}
+		pkt.typ -= sioBinaryEvent - sioEvent
+		pkt.data = data
+		s.dispatch(pkt)
+		return
+	}
+	if d.pending != nil || !utf8.Valid(p.data) {
+		s.close(closeParse)
+		return
+	}
+	pkt, err := decodeSIO(p.data)
+	if err != nil {
+		s.srv.log.Debug("bad socket.io packet", "remote", s.info.RemoteAddr, "err", err)
+		s.close(closeParse)
+		return
+	}
+	if pkt.typ == sioBinaryEvent || pkt.typ == sioBinaryAck {
+		d.pending, d.size = &pkt, len(p.data)
+		return
+	}
+	s.dispatch(pkt)
+}
+
+// packetNames label client packets in routerd_frames_in_total.
+var packetNames = [...]string{"sio_connect", "sio_disconnect", "sio_event", "sio_ack", "sio_connect_error", "sio_binary_event", "sio_binary_ack"}
+
+// dispatch carries out one whole Socket.IO packet. Lock handling must be
+// held.
+func (s *session) dispatch(pkt sioPacket) {
+	s.srv.m.FrameIn(packetNames[pkt.typ])
+	if !s.allow(pkt) {
+		return
+	}
+	switch pkt.typ {
+	case sioConnect:
+		s.onConnect(pkt)
+	case sioDisconnect:
+		s.onDisconnect(pkt)
+	case sioEvent:
+		s.onEvent(pkt)
+	}
+	// ACK: routerd never asks a client for one. CONNECT_ERROR is the
+	// server's.
+}
+
+// allow applies limits.rate to one packet: over it the packet is refused,
+// and a client that keeps going is closed.
+func (s *session) allow(pkt sioPacket) bool {
+	if s.limit == nil || s.limit.Allow() {
+		return true
+	}
+	if !s.strikes.Allow() {
+		s.close(closeRate)
+		return false
+	}
+	s.refuse(pkt, router.Errorf(router.CodeRateLimited, "more than %g packets per second", s.srv.cfg.Limits.Rate.PerSecond))
+	return false
+}
+
+// refuse answers a packet that failed: CONNECT_ERROR for a connect, the
+// error ack for an event with an ack id; otherwise it is only counted.
+func (s *session) refuse(pkt sioPacket, e *router.Error) {
+	s.srv.m.Error(string(e.Code))
+	switch {
+	case pkt.typ == sioConnect:
+		s.srv.m.FrameOut("sio_connect_error")
+		s.push(connectErrorUnit(pkt.nsp, e))
+	case pkt.id != noID:
+		s.srv.m.FrameOut("ack")
+		s.push(ackUnit(pkt.nsp, pkt.id, errorArg(e)))
+	default:
+		s.srv.log.Debug("socket.io packet refused", "remote", s.info.RemoteAddr, "nsp", pkt.nsp, "code", e.Code, "message", e.Message)
+	}
+}
+
+// reply answers an event: with err, the error ack; else, when the client
+// asked for an ack, data ({"ok":true} when nil).
+func (s *session) reply(pkt sioPacket, data json.RawMessage, err error) {
+	if err != nil {
+		s.refuse(pkt, router.AsError(err))
+		return
+	}
+	if pkt.id == noID {
+		return
+	}
+	if data == nil {
+		data = okArg
+	}
+	s.srv.m.FrameOut("ack")
+	s.push(ackUnit(pkt.nsp, pkt.id, data))
+}
+
+// socket returns the namespace attached as nsp, or nil.
+func (s *session) socket(nsp string) *nsSocket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sockets[nsp]
+}
+
+func (s *session) onConnect(pkt sioPacket) {
+	ns, codec, ok := s.srv.namespace(pkt.nsp)
+	if !ok {
+		// Socket.IO's own message for it.
+		s.refuse(pkt, &router.Error{Code: router.CodeUnknownNamespace, Message: "Invalid namespace"})
+		return
+	}
+	if s.socket(pkt.nsp) != nil {
+		s.refuse(pkt, router.Errorf(router.CodeAlreadyConnected, "already connected to namespace %q", pkt.nsp))
+		return
+	}
+	auth, res := splitAuth(pkt.data)
+	n := &nsSocket{sess: s, nsp: pkt.nsp, codec: codec}
+	sock, err := s.srv.r.Connect(s.ctx, n, ns, auth, s.info)
+	if err != nil {
+		s.refuse(pkt, router.AsError(err))
+		return
+	}
+	n.sock = sock
+	s.mu.Lock()
+	if s.sockets == nil { // the session closed meanwhile
+		s.mu.Unlock()
+		sock.Disconnect()
+		return
+	}
+	s.sockets[pkt.nsp] = n
+	s.mu.Unlock()
+	if sock.Detached() { // detached before it was stored (a token expiring at once)
+		n.Detached(sock, "")
+		return
+	}
+	n.pid = s.srv.recover(s.ctx, sock, res)
+	s.srv.m.FrameOut("sio_connect")
+	s.push(connectUnit(pkt.nsp, sock.SID(), n.pid))
+}
+
+func (s *session) onDisconnect(pkt sioPacket) {
+	s.mu.Lock()
+	n := s.sockets[pkt.nsp]
+	delete(s.sockets, pkt.nsp)
+	s.mu.Unlock()
+	if n != nil {
+		n.sock.Disconnect()
+	}
+}
+
+// onEvent routes an event by its action in socketio.events (SPEC §7).
+func (s *session) onEvent(pkt sioPacket) {
+	n := s.socket(pkt.nsp)
+	if n == nil {
+		s.refuse(pkt, router.Errorf(router.CodeNotConnected, "not connected to namespace %q", pkt.nsp))
+		return
+	}
+	var args []json.RawMessage
+	var name string
+	if json.Unmarshal(pkt.data, &args) != nil || json.Unmarshal(args[0], &name) != nil {
+		s.refuse(pkt, router.Errorf(router.CodeBadFrame, "the event name must be a string"))
+		return
+	}
+	sock, rest, ack := n.sock, args[1:], pkt.id != noID
+	switch action := s.srv.cfg.SocketIO.Events[name]; action {
+	case config.ActionJoin, config.ActionLeave:
+		room, err := roomArg(rest)
+		if err == nil {
+			if action == config.ActionJoin {
+				err = sock.Join(s.ctx, room)
+			} else {
+				err = sock.Leave(room)
+			}
+		}
+		s.reply(pkt, nil, err)
+	case config.ActionRoom, config.ActionRoomAll:
+		room, err := roomArg(rest)
+		if err == nil {
+			_, err = sock.EmitRoom(s.ctx, room, name, argsData(rest[1:]), action == config.ActionRoomAll, ack)
+		}
+		s.reply(pkt, nil, err)
+	case config.ActionBroadcast, config.ActionBroadcastAll:
+		s.reply(pkt, nil, sock.EmitBroadcast(s.ctx, name, argsData(rest), action == config.ActionBroadcastAll, ack))
+	default: // server
+		data := argsData(rest)
+		if !ack {
+			s.reply(pkt, nil, sock.EmitServer(s.ctx, name, data, false))
+			return
+		}
+		// A request: the reply may take up to ack_timeout, so it is
+		// awaited aside and the session goes on reading.
+		s.requests.Add(1)
+		go func() {
+			defer s.requests.Done()
+			reply, err := sock.Request(s.ctx, name, data)
+			s.reply(pkt, reply, err)
+		}()
+	}
+}
+
+// roomArg returns the room named by an event's first argument.
+func roomArg(args []json.RawMessage) (string, error) {
+	var room string
+	if len(args) == 0 || json.Unmarshal(args[0], &room) != nil {
+		return "", router.Errorf(router.CodeBadFrame, "the first argument must be the room name")
+	}
+	return room, nil
+}

@@ -1,0 +1,286 @@
+package socketio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// poll serves a long-polling GET: it waits until something is queued (a
+// ping comes every ping_interval) and answers with everything queued, or
+// with a noop once a WebSocket probe succeeded, or with the close packet.
+func (s *session) poll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	switch {
+	case s.ws != nil:
+		s.mu.Unlock()
+		fail(w, http.StatusBadRequest, errBadRequest, "")
+		return
+	case s.pollBusy:
+		s.mu.Unlock()
+		fail(w, http.StatusBadRequest, errBadRequest, "overlapping polls")
+		s.close(closeParse)
+		return
+	}
+	s.pollBusy = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.pollBusy = false
+		s.mu.Unlock()
+	}()
+	for {
+		units, closed, probing := s.takePoll()
+		if len(units) > 0 || closed || probing {
+			var body []byte
+			for _, u := range units {
+				body = appendPolling(body, u)
+			}
+			switch {
+			case closed:
+				body = appendPolling(body, []byte{eioClose})
+			case len(units) == 0:
+				body = appendPolling(body, []byte{eioNoop})
+			}
+			h := w.Header()
+			h.Set("Content-Type", "text/plain; charset=UTF-8")
+			h.Set("Cache-Control", "no-store")
+			_, _ = w.Write(body)
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-r.Context().Done():
+			// The client gave up the poll: Engine.IO ends the session.
+			s.close(closeGone)
+			return
+		}
+	}
+}
+
+// post serves a long-polling POST: the client's packets.
+func (s *session) post(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	switch {
+	case s.ws != nil:
+		s.mu.Unlock()
+		fail(w, http.StatusBadRequest, errBadRequest, "")
+		return
+	case s.postBusy:
+		s.mu.Unlock()
+		fail(w, http.StatusBadRequest, errBadRequest, "overlapping posts")
+		s.close(closeParse)
+		return
+	}
+	s.postBusy = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.postBusy = false
+		s.mu.Unlock()
+	}()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.srv.cfg.Limits.MaxFrameBytes)))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		s.close(closeTooLarge)
+		return
+	case err != nil:
+		s.close(closeGone)
+		return
+	}
+	packets, err := decodePayload(body)
+	if err != nil {
+		fail(w, http.StatusBadRequest, errBadRequest, "")
+		s.close(closeParse)
+		return
+	}
+	for _, p := range packets {
+		if !s.onPacket(p, false) {
+			break
+		}
+	}
+	w.Header().Set("Content-Type", "text/html")
+	_, _ = io.WriteString(w, "ok")
+}
+
+// onPacket handles one client packet. It reports false once the session
+// is closing.
+func (s *session) onPacket(p eioPacket, overWebSocket bool) bool {
+	switch p.typ {
+	case eioMessage:
+		s.onMessage(p)
+	case eioPong:
+		s.pong()
+	case eioClose:
+		s.close(closeClient)
+	case eioNoop:
+	default: // open, ping (but probes), upgrade outside an upgrade
+		s.srv.log.Debug("unexpected engine.io packet", "type", string(p.typ), "websocket", overWebSocket)
+		s.close(closeParse)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed
+}
+
+// upgrade takes a polling session to WebSocket: the client probes ("2probe",
+// answered "3probe"), the pending poll is released with a noop, and the
+// client's "5" switches the session over.
+func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	taken := s.ws != nil || s.probing || s.closed
+	s.mu.Unlock()
+	if taken {
+		fail(w, http.StatusBadRequest, errBadRequest, "")
+		return
+	}
+	conn, err := s.srv.up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	s.srv.wg.Add(1)
+	go func() {
+		defer s.srv.wg.Done()
+		if !s.probe(conn) {
+			_ = conn.Close()
+			return
+		}
+		s.runWebSocket(conn)
+	}()
+}
+
+// probe runs the upgrade handshake on conn; it reports whether the session
+// now uses conn.
+func (s *session) probe(conn *websocket.Conn) bool {
+	conn.SetReadLimit(int64(s.srv.cfg.Limits.MaxFrameBytes))
+	_ = conn.SetReadDeadline(time.Now().Add(s.srv.cfg.HTTP.HandshakeTimeout))
+	typ, msg, err := conn.ReadMessage()
+	if err != nil || typ != websocket.TextMessage || string(msg) != "2probe" {
+		return false
+	}
+	if conn.SetWriteDeadline(deadline()) != nil || conn.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+		return false
+	}
+	s.mu.Lock()
+	if s.closed || s.ws != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.probing = true
+	s.mu.Unlock()
+	s.signal() // the pending poll returns a noop
+	for {
+		typ, msg, err = conn.ReadMessage()
+		if err != nil || typ != websocket.TextMessage {
+			break
+		}
+		switch string(msg) {
+		case "5":
+			s.mu.Lock()
+			ok := !s.closed
+			if ok {
+				s.ws, s.probing = conn, false
+			}
+			s.mu.Unlock()
+			_ = conn.SetReadDeadline(time.Time{})
+			return ok
+		case "6":
+			continue
+		}
+		break
+	}
+	s.mu.Lock()
+	s.probing = false
+	s.mu.Unlock()
+	return false
+}
+
+// attachWebSocket serves a WebSocket-only session on conn.
+func (s *session) attachWebSocket(conn *websocket.Conn) {
+	s.mu.Lock()
+	s.ws = conn
+	s.mu.Unlock()
+	s.srv.wg.Add(1)
+	go func() {
+		defer s.srv.wg.Done()
+		s.runWebSocket(conn)
+	}()
+}
+
+// runWebSocket reads the client's packets until the connection ends, with
+// a writer goroutine beside it; it owns conn.
+func (s *session) runWebSocket(conn *websocket.Conn) {
+	conn.SetReadLimit(int64(s.srv.cfg.Limits.MaxFrameBytes))
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		s.writeLoop(conn)
+	}()
+	s.signal()
+	for {
+		typ, msg, err := conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.close(closeTooLarge)
+			} else {
+				s.close(closeGone)
+			}
+			break
+		}
+		p := eioPacket{typ: eioMessage, data: msg, binary: true}
+		if typ == websocket.TextMessage {
+			if p, err = decodeEIO(msg); err != nil {
+				s.close(closeParse)
+				break
+			}
+		}
+		if !s.onPacket(p, true) {
+			break
+		}
+	}
+	<-written
+	_ = conn.Close()
+}
+
+// writeLoop writes queued units until the session closes, then the close
+// frame.
+func (s *session) writeLoop(conn *websocket.Conn) {
+	for {
+		units, closed := s.take()
+		for _, u := range units {
+			err := eachPacket(u, func(bin bool, p []byte) error {
+				typ := websocket.TextMessage
+				if bin {
+					typ = websocket.BinaryMessage
+				}
+				_ = conn.SetWriteDeadline(deadline())
+				return conn.WriteMessage(typ, p)
+			})
+			if err != nil {
+				s.close(closeGone)
+				_ = conn.NetConn().Close()
+				return
+			}
+		}
+		if closed && len(units) == 0 {
+			s.mu.Lock()
+			code := s.why.code
+			s.mu.Unlock()
+			if code == 0 {
+				_ = conn.NetConn().Close()
+				return
+			}
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), deadline())
+			_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+			return
+		}
+		if len(units) == 0 {
+			<-s.wake
+		}
+	}
+}
