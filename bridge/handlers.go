@@ -118,7 +118,18 @@ func onJoin(c *conn, f *clientFrame) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.Join(c.ctx, room)
+	if f.Since == nil {
+		return nil, s.Join(c.ctx, room)
+	}
+	recovered, err := s.JoinSince(c.ctx, room, *f.Since)
+	if err != nil || !s.HasHistory() {
+		return nil, err
+	}
+	return json.Marshal(recoveredData{Recovered: recovered})
+}
+
+type recoveredData struct {
+	Recovered bool `json:"recovered"`
 }
 
 func onLeave(c *conn, f *clientFrame) (json.RawMessage, error) {
@@ -144,8 +155,11 @@ func onEmit(c *conn, f *clientFrame) (json.RawMessage, error) {
 	case f.Room != nil && f.To != nil:
 		return nil, router.Errorf(router.CodeBadFrame, "emit takes room or to, not both")
 	case f.Room != nil:
-		_, err := s.EmitRoom(c.ctx, *f.Room, event, data, f.Self != nil && *f.Self, ack)
-		return nil, err
+		seq, err := s.EmitRoom(c.ctx, *f.Room, event, data, f.Self != nil && *f.Self, ack)
+		if err != nil || seq == 0 {
+			return nil, err
+		}
+		return json.Marshal(seqData{Seq: seq})
 	case f.To != nil:
 		return nil, s.EmitTo(c.ctx, *f.To, event, data, ack)
 	case !ack:
@@ -183,6 +197,31 @@ func onHistory(c *conn, f *clientFrame) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.History(c.ctx, room, 50, 0)
-	return nil, err
+	limit := defaultHistoryLimit
+	if f.Limit != nil {
+		limit = *f.Limit
+	}
+	var before uint64
+	if f.Before != nil {
+		before = *f.Before
+	}
+	evs, err := s.History(c.ctx, room, limit, before)
+	if err != nil {
+		return nil, err
+	}
+	b := []byte(`{"events":[`)
+	for i, ev := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c.srv.codec.EncodeEvent(ev)...)
+	}
+	return append(b, "]}"...), nil
+}
+
+// defaultHistoryLimit is a history frame's limit when it gives none (SPEC §2).
+const defaultHistoryLimit = 50
+
+type seqData struct {
+	Seq uint64 `json:"seq"`
 }

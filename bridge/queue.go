@@ -1,6 +1,10 @@
 package bridge
 
-import "sync"
+import (
+	"context"
+	"errors"
+	"sync"
+)
 
 // sendQueue is the bounded queue of encoded frames waiting to be written to
 // one connection, and the token that lets one flusher goroutine at a time
@@ -9,14 +13,39 @@ import "sync"
 // The backing slice grows only as far as it is used.
 type sendQueue struct {
 	mu      sync.Mutex
-	frames  [][]byte // guarded by mu
-	limit   int      // most frames queued at once
-	running bool     // a flusher owns the write side; guarded by mu
-	closed  bool     // takes no more frames; guarded by mu
+	frames  [][]byte      // guarded by mu
+	limit   int           // most frames queued at once
+	running bool          // a flusher owns the write side; guarded by mu
+	closed  bool          // takes no more frames; guarded by mu
+	taken   chan struct{} // signalled when take made room
 }
 
 func newSendQueue(limit int) *sendQueue {
-	return &sendQueue{limit: limit}
+	return &sendQueue{limit: limit, taken: make(chan struct{}, 1)}
+}
+
+var errQueueClosed = errors.New("connection closed")
+
+// wait returns once n more frames fit (n is capped at the limit), or the
+// queue closes, or ctx ends.
+func (q *sendQueue) wait(ctx context.Context, n int) error {
+	n = min(n, q.limit)
+	for {
+		q.mu.Lock()
+		free, closed := q.limit-len(q.frames), q.closed
+		q.mu.Unlock()
+		switch {
+		case closed:
+			return errQueueClosed
+		case free >= n:
+			return nil
+		}
+		select {
+		case <-q.taken:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // push queues f. ok is false when f was refused: the queue is full (the
@@ -64,6 +93,10 @@ func (q *sendQueue) take(dst [][]byte, maxBytes int) [][]byte {
 	rest := copy(q.frames, q.frames[n:])
 	clear(q.frames[rest:])
 	q.frames = q.frames[:rest]
+	select {
+	case q.taken <- struct{}{}:
+	default:
+	}
 	return dst
 }
 
@@ -74,6 +107,10 @@ func (q *sendQueue) close(drop bool) (start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
+	select {
+	case q.taken <- struct{}{}: // wake a waiter to see it closed
+	default:
+	}
 	if drop {
 		q.frames = nil
 	}

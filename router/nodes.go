@@ -251,7 +251,7 @@ func (r *Router) local(ctx context.Context, req scatterRequest, rep *scatterRepl
 		rep.Rooms = r.localRooms(req.NS)
 	case "join":
 		for _, s := range r.localSockets(req.NS, selected) {
-			if _, err := r.joinRoom(ctx, s, req.Room); err == nil {
+			if _, _, err := r.joinRoom(ctx, s, req.Room, nil); err == nil {
 				rep.Count++
 			}
 		}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"sync"
 
@@ -13,7 +14,7 @@ import (
 // to its presence notices. A room exists while it has local members.
 type room struct {
 	name string
-	sub  *nats.Subscription // P.{ns}.room.{room}.*; immutable
+	sub  *nats.Subscription // P.{ns}.room.{room}.*; nil where the namespace keeps history; immutable
 	pres *nats.Subscription // P.{ns}.presence.{room}; nil without presence events; immutable
 
 	ready chan struct{} // closed once the server confirmed the subscriptions
@@ -26,6 +27,9 @@ type room struct {
 	// has presence events, so that their $leave can be told when their node
 	// dies; guarded by mu.
 	remote map[string]remoteMember
+	// catching holds the live events for members whose history replay is
+	// running (history namespaces); guarded by mu.
+	catching map[*Socket]*catchup
 }
 
 // remoteMember is a room member held by another node.
@@ -34,12 +38,26 @@ type remoteMember struct {
 	user string
 }
 
-func (rm *room) add(s *Socket) {
+// add makes s a member. With c, live events are held in c until the
+// member's replay is done; pos is then the live consumer's position at that
+// moment (see nsHistory.pos).
+func (rm *room) add(s *Socket, c *catchup) (pos uint64) {
 	rm.mu.Lock()
+	defer rm.mu.Unlock()
 	rm.index[s] = len(rm.members)
 	rm.members = append(rm.members, s)
-	rm.mu.Unlock()
+	if c != nil {
+		if rm.catching == nil {
+			rm.catching = make(map[*Socket]*catchup)
+		}
+		rm.catching[s] = c
+		return s.hist.pos.Load()
+	}
+	return 0
 }
+
+// memberSeq iterates the members of rm; rm.mu must be held.
+func (rm *room) memberSeq() iter.Seq[*Socket] { return slices.Values(rm.members) }
 
 // remove takes s out and reports how many members are left.
 func (rm *room) remove(s *Socket) int {
@@ -49,6 +67,7 @@ func (rm *room) remove(s *Socket) int {
 	if !ok {
 		return len(rm.members)
 	}
+	delete(rm.catching, s)
 	last := len(rm.members) - 1
 	moved := rm.members[last]
 	rm.members[i] = moved
@@ -65,34 +84,35 @@ func roomKey(ns, name string) string { return ns + "\x00r" + name }
 
 // joinRoom puts s in the room called name, subscribing to the room when it
 // is the first local member, and publishes the presence notice. It returns
-// whether s was not a member before. It applies no client policy.
-func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, error) {
+// the room when s was not a member before (nil when it was). With c (history
+// namespaces) the member's live events are held in c from the position pos
+// on, for joinReplay. It applies no client policy.
+func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchup) (rm *room, pos uint64, err error) {
 	sp := s.sp
 	sp.mu.Lock()
 	if s.detached {
 		sp.mu.Unlock()
-		return false, Errorf(CodeNotConnected, "socket is disconnected")
+		return nil, 0, Errorf(CodeNotConnected, "socket is disconnected")
 	}
 	if rm, ok := s.rooms[name]; ok {
 		sp.mu.Unlock()
 		<-rm.ready
-		return false, nil
+		return nil, 0, nil
 	}
 	if len(s.rooms) >= r.cfg.Limits.MaxRoomsPerSocket {
 		sp.mu.Unlock()
-		return false, Errorf(CodeLimitExceeded, "a socket may be in at most %d rooms", r.cfg.Limits.MaxRoomsPerSocket)
+		return nil, 0, Errorf(CodeLimitExceeded, "a socket may be in at most %d rooms", r.cfg.Limits.MaxRoomsPerSocket)
 	}
-	rm := sp.rooms[name]
+	rm = sp.rooms[name]
 	first := rm == nil
 	if first {
-		var err error
 		if rm, err = r.openRoom(sp, name); err != nil {
 			sp.mu.Unlock()
-			return false, err
+			return nil, 0, err
 		}
 		sp.rooms[name] = rm
 	}
-	rm.add(s)
+	pos = rm.add(s, c)
 	if s.rooms == nil {
 		s.rooms = make(map[string]*room)
 	}
@@ -107,27 +127,31 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string) (bool, er
 	}
 	if rm.err != nil {
 		r.dropMember(s, name)
-		return false, rm.err
+		return nil, 0, rm.err
 	}
 	if first && rm.pres != nil {
 		r.background(func() { r.learnRemoteMembers(s.ns, rm) })
 	}
 	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "join", SID: s.sid, User: s.id.User, Node: r.node})
-	return true, nil
+	return rm, pos, nil
 }
 
-// openRoom subscribes to a room. space.mu must be held.
+// openRoom subscribes to a room: to its events, unless the namespace keeps
+// history (the namespace's consumer brings those), and to its presence
+// notices where there are presence events. space.mu must be held.
 func (r *Router) openRoom(sp *space, name string) (*room, error) {
 	tok := Escape(name)
 	ch := r.shardFor(roomKey(sp.name, name))
 	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int), remote: make(map[string]remoteMember)}
 	var err error
-	if rm.sub, err = r.nc.ChanSubscribe(r.subj.roomSub(sp.name, tok), ch); err != nil {
-		return nil, natsError(err)
+	if sp.policy.History == nil {
+		if rm.sub, err = r.nc.ChanSubscribe(r.subj.roomSub(sp.name, tok), ch); err != nil {
+			return nil, natsError(err)
+		}
 	}
 	if sp.policy.PresenceEvents {
 		if rm.pres, err = r.nc.ChanSubscribe(r.subj.presenceSub(sp.name, tok), ch); err != nil {
-			_ = rm.sub.Unsubscribe()
+			rm.unsubscribe()
 			return nil, natsError(err)
 		}
 	}
@@ -158,13 +182,20 @@ func (r *Router) dropMember(s *Socket, name string) bool {
 	delete(s.rooms, name)
 	if rm.remove(s) == 0 {
 		delete(sp.rooms, name)
-		_ = rm.sub.Unsubscribe()
-		if rm.pres != nil {
-			_ = rm.pres.Unsubscribe()
-		}
+		rm.unsubscribe()
 		r.m.RoomDown()
 	}
 	return true
+}
+
+// unsubscribe ends the room's subscriptions.
+func (rm *room) unsubscribe() {
+	if rm.sub != nil {
+		_ = rm.sub.Unsubscribe()
+	}
+	if rm.pres != nil {
+		_ = rm.pres.Unsubscribe()
+	}
 }
 
 // localMembers lists the members of room in ns on this node.

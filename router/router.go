@@ -29,6 +29,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/metrics"
@@ -54,6 +55,7 @@ type Options struct {
 // for concurrent use.
 type Router struct {
 	nc    *nats.Conn
+	js    jetstream.JetStream
 	cfg   *config.Config
 	subj  Subjects
 	node  string
@@ -73,6 +75,10 @@ type Router struct {
 	spaces  map[string]*space // live namespaces by name; guarded by mu
 	closing bool              // Close has begun: no new sockets; guarded by mu
 	sysSub  []*nats.Subscription
+
+	streams sync.Map // names of the history streams made or checked
+	hmu     sync.Mutex
+	hists   map[string]*nsHistory // running histories by namespace; guarded by hmu
 }
 
 // shardQueue bounds each dispatcher's input. nats.go drops (and reports a
@@ -87,8 +93,11 @@ func New(o Options) *Router {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := runtime.GOMAXPROCS(0)
+	js, _ := jetstream.New(o.Conn) // fails only without a connection
 	r := &Router{
 		nc:     o.Conn,
+		js:     js,
+		hists:  make(map[string]*nsHistory),
 		cfg:    o.Config,
 		subj:   NewSubjects(o.Config.NATS.Prefix),
 		node:   o.Config.Node.Name,
@@ -129,6 +138,7 @@ func (r *Router) Start(ctx context.Context) error {
 	if err := r.nodes.start(); err != nil {
 		return err
 	}
+	r.background(r.ensureStreams)
 	if err := r.flush(ctx); err != nil {
 		return fmt.Errorf("router: confirm subscriptions: %w", err)
 	}
@@ -153,6 +163,7 @@ func (r *Router) Close() {
 	for _, s := range all {
 		s.detach("shutdown", true)
 	}
+	r.stopHistories()
 	r.nodes.stop()
 	for _, sub := range r.sysSub {
 		_ = sub.Unsubscribe()

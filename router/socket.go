@@ -37,6 +37,7 @@ type Socket struct {
 	policy config.Namespace
 	sub    *nats.Subscription // P.{ns}.socket.{sid}.*; set before the socket is visible
 	sp     *space             // set by attachSocket
+	hist   *nsHistory         // the namespace's history; nil without
 
 	// guarded by sp.mu
 	expiry   *time.Timer
@@ -84,11 +85,18 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 		}
 	}
 	s := &Socket{r: r, conn: conn, ns: ns, sid: RandomID(), id: id, policy: policy}
+	if policy.History != nil {
+		if s.hist, err = r.acquireHistory(ctx, ns, *policy.History); err != nil {
+			return nil, err
+		}
+	}
 	if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
+		s.releaseHistory()
 		return nil, natsError(err)
 	}
 	if err := r.attachSocket(s, policy); err != nil {
 		_ = s.sub.Unsubscribe()
+		s.releaseHistory()
 		return nil, err
 	}
 	// No flush: whoever learns the sid learns it from something published
@@ -172,6 +180,7 @@ func (s *Socket) detach(reason string, tell bool) {
 	}
 	_ = s.sub.Unsubscribe()
 	s.r.removeSocket(s)
+	s.releaseHistory()
 	s.r.m.SocketDown(s.ns)
 	s.r.notice(s.r.subj.Lifecycle(s.ns, "disconnect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
 	if tell {
@@ -190,10 +199,16 @@ func checkClientEvent(event string) error {
 	return nil
 }
 
-// Join puts the socket in room at the client's request (policy client_join,
-// the token's rooms claim, limits.max_rooms_per_socket). Joining a room the
-// socket is in already succeeds.
-func (s *Socket) Join(ctx context.Context, room string) error {
+// releaseHistory drops the socket's use of its namespace's history.
+func (s *Socket) releaseHistory() {
+	if s.hist != nil {
+		s.r.releaseHistory(s.hist)
+	}
+}
+
+// mayJoin applies the client policy of a join: client_join and the token's
+// rooms claim.
+func (s *Socket) mayJoin(room string) error {
 	if !s.policy.ClientJoin {
 		return Errorf(CodeForbidden, "clients may not join rooms in namespace %q", s.ns)
 	}
@@ -203,7 +218,17 @@ func (s *Socket) Join(ctx context.Context, room string) error {
 	if s.id.Rooms != nil && !MatchAny(s.id.Rooms, room) {
 		return Errorf(CodeForbidden, "the token does not allow room %q", room)
 	}
-	_, err := s.r.joinRoom(ctx, s, room)
+	return nil
+}
+
+// Join puts the socket in room at the client's request (policy client_join,
+// the token's rooms claim, limits.max_rooms_per_socket). Joining a room the
+// socket is in already succeeds.
+func (s *Socket) Join(ctx context.Context, room string) error {
+	if err := s.mayJoin(room); err != nil {
+		return err
+	}
+	_, _, err := s.r.joinRoom(ctx, s, room, nil)
 	return err
 }
 
@@ -283,7 +308,15 @@ func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.Raw
 	if !self {
 		h["Router-Exclude"] = []string{s.sid}
 	}
-	return 0, s.send(ctx, &nats.Msg{Subject: s.r.subj.Room(s.ns, room, event), Data: data, Header: h}, ack)
+	m := &nats.Msg{Subject: s.r.subj.Room(s.ns, room, event), Data: data, Header: h}
+	if s.hist != nil && ack {
+		seq, err := s.r.publishStored(ctx, m)
+		if err == nil {
+			s.r.m.Published(s.ns)
+		}
+		return seq, err
+	}
+	return 0, s.send(ctx, m, ack)
 }
 
 // EmitBroadcast sends event to every socket of the namespace across the
@@ -370,24 +403,43 @@ func (s *Socket) Presence(ctx context.Context, room string) ([]Member, error) {
 	return s.r.clusterPresence(ctx, s.ns, room)
 }
 
-// History returns up to limit retained events of room with seq < before
-// (before 0: the newest), oldest first: a history frame's scrollback.
-// Namespaces without history refuse it (SPEC §2).
+// History returns up to limit events of room's history with seq < before
+// (before 0: the newest), oldest first: a history frame's scrollback. The
+// room's history is its last max_msgs events. Namespaces without history
+// refuse it (SPEC §2); a socket may read the rooms it is in and those it may
+// join.
 func (s *Socket) History(ctx context.Context, room string, limit int, before uint64) ([]*Event, error) {
-	if s.policy.History == nil {
+	if s.hist == nil {
 		return nil, Errorf(CodeForbidden, "namespace %q keeps no history", s.ns)
 	}
-	return nil, Errorf(CodeUnavailable, "room history on JetStream is not available in this build yet (issue #7)")
+	if !s.InRoom(room) {
+		if err := s.mayJoin(room); err != nil {
+			return nil, err
+		}
+	}
+	if limit <= 0 {
+		return nil, Errorf(CodeBadFrame, "limit must be a positive number")
+	}
+	evs, err := s.r.scrollback(ctx, s.hist, room, min(limit, s.hist.policy.MaxMsgs), before)
+	if err != nil {
+		s.r.log.Warn("history", "ns", s.ns, "room", room, "err", err)
+		return nil, Errorf(CodeUnavailable, "the room history is unavailable")
+	}
+	return evs, nil
 }
 
 // JoinSince joins room like Join and, where the namespace keeps history,
 // first replays to the socket every retained event of the room with seq >
 // since, then continues live with no gap and no duplicate (SPEC §5).
 // recovered is false when events after since were already dropped by
-// retention. Without history it is Join, and recovered is false.
+// retention. Without history it is Join, and recovered is false. The
+// replayed events are sent before JoinSince returns.
 func (s *Socket) JoinSince(ctx context.Context, room string, since uint64) (recovered bool, err error) {
-	if s.policy.History == nil {
+	if s.hist == nil {
 		return false, s.Join(ctx, room)
 	}
-	return false, Errorf(CodeUnavailable, "room history on JetStream is not available in this build yet (issue #7)")
+	if err := s.mayJoin(room); err != nil {
+		return false, err
+	}
+	return s.r.joinReplay(ctx, s, room, since)
 }

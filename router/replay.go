@@ -1,0 +1,342 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// window keeps the newest n stored events of a room as a scan passes them.
+type window struct {
+	n    int
+	buf  []histEvent // a ring once full
+	head int         // oldest event once full
+	seen int         // events passed, kept or not
+}
+
+func (w *window) add(he histEvent) {
+	w.seen++
+	if len(w.buf) < w.n {
+		w.buf = append(w.buf, he)
+		return
+	}
+	w.buf[w.head] = he
+	w.head = (w.head + 1) % w.n
+}
+
+// events returns the events kept, oldest first.
+func (w *window) events() []histEvent {
+	return slices.Concat(w.buf[w.head:], w.buf[:w.head])
+}
+
+// last returns the seq of the newest event kept, or 0.
+func (w *window) last() uint64 {
+	if len(w.buf) == 0 {
+		return 0
+	}
+	return w.buf[(w.head-1+len(w.buf))%len(w.buf)].ev.Seq
+}
+
+// roomFilter is the stream subject filter of every event of room in ns.
+func (r *Router) roomFilter(ns, room string) string {
+	return r.subj.join(ns, kindRoom, Escape(room), "*")
+}
+
+// scan passes the stored events of a room with seq >= from, oldest first,
+// to f, until f returns false. It reads with direct batch gets, which any
+// replica of the stream may answer.
+func (r *Router) scan(ctx context.Context, nh *nsHistory, filter string, from uint64, f func(histEvent) bool) error {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, streamOpTimeout)
+		msgs, err := jetstreamext.GetBatch(cctx, r.js, nh.stream, replayBatch, jetstreamext.GetBatchSeq(max(from, 1)), jetstreamext.GetBatchSubject(filter))
+		if err != nil {
+			cancel()
+			return fmt.Errorf("read history: %w", err)
+		}
+		more := false
+		for m, err := range msgs {
+			if err != nil {
+				cancel()
+				if errors.Is(err, jetstreamext.ErrNoMessages) {
+					return nil
+				}
+				return fmt.Errorf("read history: %w", err)
+			}
+			from = m.Sequence + 1
+			pending, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
+			more = pending > 0
+			he, ok := r.storedEvent(nh.ns, m.Subject, m.Header, m.Data, m.Sequence)
+			if ok && !f(he) {
+				cancel()
+				return nil
+			}
+		}
+		cancel()
+		if !more {
+			return nil
+		}
+	}
+}
+
+// streamBounds returns the first and last sequence of the stream, from its
+// leader.
+func (r *Router) streamBounds(ctx context.Context, nh *nsHistory) (first, last uint64, err error) {
+	err = r.retry(ctx, func(ctx context.Context) error {
+		st, err := r.js.Stream(ctx, nh.stream)
+		if err != nil {
+			return err
+		}
+		first, last = st.CachedInfo().State.FirstSeq, st.CachedInfo().State.LastSeq
+		return nil
+	})
+	return first, last, err
+}
+
+// replay returns the retained events of room with seq > since, oldest
+// first: at most the room's last max_msgs, and at least every event up to
+// pos (the live consumer's position when the member was registered), so
+// that together with the events held since then nothing is missed.
+// recovered is false when events after since may have been dropped.
+func (r *Router) replay(ctx context.Context, nh *nsHistory, room string, since, pos uint64) ([]histEvent, bool, error) {
+	first, last, err := r.streamBounds(ctx, nh)
+	if err != nil {
+		return nil, false, err
+	}
+	recovered := true
+	if since > last {
+		// The client saw a seq this stream never reached: the stream was
+		// deleted and made anew. Everything it holds is new to the client.
+		since, recovered = 0, false
+	}
+	if since+1 < first {
+		recovered = false // events after since expired or were purged
+	}
+	filter := r.roomFilter(nh.ns, room)
+	w := &window{n: nh.policy.MaxMsgs}
+	var oldest uint64
+	err = r.scan(ctx, nh, filter, since+1, func(he histEvent) bool {
+		if oldest == 0 {
+			oldest = he.ev.Seq
+		}
+		w.add(he)
+		return true
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	switch {
+	case w.seen > w.n:
+		recovered = false
+	case w.seen == w.n && oldest > since+1 && recovered:
+		// A room keeps max_msgs events per event name: the oldest one may
+		// have pushed an older one out. It did not if every sequence
+		// between since and the oldest kept event still exists.
+		if recovered, err = r.contiguous(ctx, nh, since+1, oldest-1); err != nil {
+			return nil, false, err
+		}
+	}
+	// A replica answering the batch gets may lag behind the live consumer:
+	// ask the stream leader for any event up to pos the scan did not see.
+	next := max(w.last(), since)
+	for next < pos {
+		he, ok, err := r.leaderNext(ctx, nh, filter, next+1)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok || he.ev.Seq > pos {
+			break
+		}
+		if len(w.buf) == w.n {
+			recovered = false
+		}
+		w.add(he)
+		next = he.ev.Seq
+	}
+	return w.events(), recovered, nil
+}
+
+// contiguous reports whether every sequence from..to is still stored (by
+// any subject). A range too long to check counts as not contiguous.
+func (r *Router) contiguous(ctx context.Context, nh *nsHistory, from, to uint64) (bool, error) {
+	if to-from+1 > replayBatch {
+		return false, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, streamOpTimeout)
+	defer cancel()
+	msgs, err := jetstreamext.GetBatch(cctx, r.js, nh.stream, int(to-from+1), jetstreamext.GetBatchSeq(from))
+	if err != nil {
+		return false, fmt.Errorf("read history: %w", err)
+	}
+	want := from
+	for m, err := range msgs {
+		if err != nil {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				return false, nil
+			}
+			return false, fmt.Errorf("read history: %w", err)
+		}
+		if m.Sequence != want {
+			return false, nil
+		}
+		want++
+	}
+	return want == to+1, nil
+}
+
+// leaderNext asks the stream leader for the first event matching filter
+// with seq >= seq.
+func (r *Router) leaderNext(ctx context.Context, nh *nsHistory, filter string, seq uint64) (histEvent, bool, error) {
+	req := marshal(struct {
+		Seq  uint64 `json:"seq"`
+		Next string `json:"next_by_subj"`
+	}{seq, filter})
+	var resp struct {
+		Message *struct {
+			Subject string    `json:"subject"`
+			Seq     uint64    `json:"seq"`
+			Header  []byte    `json:"hdrs"`
+			Data    []byte    `json:"data"`
+			Time    time.Time `json:"time"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	err := r.retry(ctx, func(ctx context.Context) error {
+		m, err := r.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+nh.stream, req)
+		if err != nil {
+			return err
+		}
+		resp.Message, resp.Error = nil, nil
+		return json.Unmarshal(m.Data, &resp)
+	})
+	switch {
+	case err != nil:
+		return histEvent{}, false, fmt.Errorf("read history: %w", err)
+	case resp.Error != nil && resp.Error.Code == 404:
+		return histEvent{}, false, nil
+	case resp.Error != nil:
+		return histEvent{}, false, fmt.Errorf("read history: %w", resp.Error)
+	case resp.Message == nil:
+		return histEvent{}, false, nil
+	}
+	var h nats.Header
+	if len(resp.Message.Header) > 0 {
+		if h, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
+			return histEvent{}, false, fmt.Errorf("read history: %w", err)
+		}
+	}
+	he, ok := r.storedEvent(nh.ns, resp.Message.Subject, h, resp.Message.Data, resp.Message.Seq)
+	if !ok {
+		// Not a valid room event (a bad event token): skip past it.
+		return r.leaderNext(ctx, nh, filter, resp.Message.Seq+1)
+	}
+	return he, true, nil
+}
+
+// scrollback returns up to limit events of the room's history (its last
+// max_msgs events) with seq < before (before 0: no bound), oldest first.
+func (r *Router) scrollback(ctx context.Context, nh *nsHistory, room string, limit int, before uint64) ([]*Event, error) {
+	w := &window{n: nh.policy.MaxMsgs}
+	err := r.scan(ctx, nh, r.roomFilter(nh.ns, room), 1, func(he histEvent) bool {
+		w.add(he)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	kept := w.events()
+	end := len(kept)
+	if before > 0 {
+		for end > 0 && kept[end-1].ev.Seq >= before {
+			end--
+		}
+	}
+	start := max(end-limit, 0)
+	out := make([]*Event, 0, end-start)
+	for _, he := range kept[start:end] {
+		out = append(out, he.ev)
+	}
+	return out, nil
+}
+
+// Pacer may be implemented by a Conn whose send queue is bounded, so that a
+// replay larger than the queue is sent as fast as the client reads rather
+// than overflowing it.
+type Pacer interface {
+	// Wait returns once n more frames fit the send queue, or ctx ends.
+	Wait(ctx context.Context, n int) error
+}
+
+// paceChunk is how many replayed frames are queued between waits.
+const paceChunk = 64
+
+// joinReplay joins s to room, replays the room's events after since and
+// then switches the member to live delivery: the live events that arrive
+// meanwhile are held, and those the replay already covered are dropped.
+func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since uint64) (bool, error) {
+	c := &catchup{}
+	rm, pos, err := r.joinRoom(ctx, s, room, c)
+	if err != nil || rm == nil {
+		// Already a member: it has had everything since it joined.
+		return err == nil, err
+	}
+	evs, recovered, err := r.replay(ctx, s.hist, room, since, pos)
+	if err != nil {
+		r.log.Warn("replay", "ns", s.ns, "room", room, "err", err)
+		r.leaveRoom(s, room)
+		return false, Errorf(CodeUnavailable, "the room history is unavailable")
+	}
+	last := since
+	if err := r.sendReplay(ctx, s, evs); err != nil {
+		r.leaveRoom(s, room)
+		return false, err
+	}
+	if len(evs) > 0 {
+		last = max(last, evs[len(evs)-1].ev.Seq)
+	}
+	rm.mu.Lock()
+	if rm.catching[s] != c { // it left meanwhile
+		rm.mu.Unlock()
+		return recovered, nil
+	}
+	delete(rm.catching, s)
+	if c.overflow {
+		rm.mu.Unlock()
+		r.leaveRoom(s, room)
+		return false, Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
+	}
+	codec := s.conn.Codec()
+	for _, he := range c.held {
+		if he.ev.Seq > last {
+			s.conn.Send(codec.EncodeEvent(he.ev))
+		}
+	}
+	rm.mu.Unlock()
+	return recovered, nil
+}
+
+// sendReplay queues the replayed events for s, pacing them where the
+// connection allows.
+func (r *Router) sendReplay(ctx context.Context, s *Socket, evs []histEvent) error {
+	pacer, _ := s.conn.(Pacer)
+	codec := s.conn.Codec()
+	for i, he := range evs {
+		if pacer != nil && i%paceChunk == 0 {
+			if err := pacer.Wait(ctx, min(paceChunk, len(evs)-i)); err != nil {
+				return Errorf(CodeUnavailable, "replay interrupted: %v", err)
+			}
+		}
+		if he.exclude != s.sid {
+			s.conn.Send(codec.EncodeEvent(he.ev))
+		}
+	}
+	r.m.Delivered(len(evs), 0)
+	return nil
+}
