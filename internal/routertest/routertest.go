@@ -427,7 +427,14 @@ func (c *Client) Raw() []string {
 // Eventually polls cond every 10ms until it returns nil or Wait passes.
 func Eventually(t testing.TB, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(Wait)
+	EventuallyWithin(t, what, Wait, cond)
+}
+
+// EventuallyWithin is Eventually with its own deadline d, for conditions
+// that wait on elections or failure detection.
+func EventuallyWithin(t testing.TB, what string, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		err := cond()
 		if err == nil {
