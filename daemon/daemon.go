@@ -31,6 +31,7 @@ import (
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
+	"github.com/routerd/routerd/socketio"
 	"github.com/routerd/routerd/web"
 )
 
@@ -46,6 +47,7 @@ type Daemon struct {
 	nc     *nats.Conn
 	router *router.Router
 	bridge *bridge.Server
+	sio    *socketio.Server // nil unless socketio.enabled
 	http   *http.Server
 	ln     net.Listener
 	failed chan error // the HTTP server stopped by itself
@@ -100,6 +102,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	d.bridge = bridge.New(bridge.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m})
+	if d.cfg.SocketIO.Enabled {
+		d.sio = socketio.New(socketio.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m, NATS: d.nc})
+	}
 	if d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
 		d.router.Close()
 		return fmt.Errorf("http.listen: %w", err)
@@ -127,6 +132,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 func (d *Daemon) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(d.cfg.HTTP.WSPath, d.bridge)
+	if d.sio != nil {
+		mux.Handle(socketio.Pattern(d.cfg.SocketIO.Path), d.sio)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -189,6 +197,11 @@ func (d *Daemon) Failed() <-chan error { return d.failed }
 // notices published; the NATS connection drains; the embedded server stops.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
+	if d.sio != nil { // first: its pending long-polls would hold up the HTTP shutdown
+		if err := d.sio.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if d.http != nil {
 		if err := d.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
