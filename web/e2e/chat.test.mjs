@@ -107,6 +107,16 @@ test("a taken name is refused by the chatbot's nick request", async (t) => {
   await page.context().close();
 });
 
+test("a page joining later shows the room's recent history", async () => {
+  await say(alice, "said before carol came");
+  await see(bob, "room:lobby", "said before carol came");
+  const carol = await env.page("?name=carol&room=lobby");
+  await see(carol, "room:lobby", "said before carol came");
+  await carol.locator('[data-conv="room:lobby"] .system', { hasText: "Recent history" }).waitFor({ timeout: TIMEOUT });
+  assert.equal(await lines(carol, "room:lobby", "said before carol came").count(), 1);
+  await carol.context().close();
+});
+
 test("after a routerd restart both pages reconnect and rejoin by themselves", async () => {
   await env.restartRouterd();
   for (const page of [alice, bob]) {
@@ -121,4 +131,6 @@ test("after a routerd restart both pages reconnect and rejoin by themselves", as
   await see(alice, "room:lobby", "still here after the restart");
   await say(alice, "me too");
   await see(bob, "room:lobby", "me too");
+  // Rejoining with since replayed nothing twice.
+  assert.equal(await lines(alice, "room:lobby", "said before carol came").count(), 1);
 });

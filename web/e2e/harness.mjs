@@ -126,8 +126,13 @@ http:
   chat_page: true
 nats:
   listen: "127.0.0.1:${this.natsPort}"
+  jetstream: {enabled: true, store_dir: "${path.join(this.dir, "jetstream")}"}
 namespaces:
-  chat: {client_publish: members, direct: true, presence_events: true}
+  chat:
+    client_publish: members
+    direct: true
+    presence_events: true
+    history: {max_msgs: 100, max_age: 24h}
 `;
   }
 

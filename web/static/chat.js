@@ -1,7 +1,9 @@
 // The routerd chat page. It uses only /client.js: rooms of one namespace
 // (default "chat"), live member lists from presence plus $join/$leave,
 // display names shared with `intro` room events, direct messages to a sid,
-// and the server-bound `nick` request when a backend answers it.
+// the server-bound `nick` request when a backend answers it, and, where the
+// namespace keeps history, the room's recent lines on joining and a gap-free
+// resume after a reconnect.
 //
 // URL parameters: ?name=ann skips the name prompt, ?room=lobby (repeatable)
 // picks the rooms to join, ?ns=chat the namespace.
@@ -15,6 +17,8 @@ const nsName = params.get("ns") || "chat";
 
 /** NICK_TIMEOUT bounds the wait for a backend's answer to `nick` (ms). */
 const NICK_TIMEOUT = 3000;
+/** RECENT_LINES is how much of a room's history the page shows on joining. */
+const RECENT_LINES = 50;
 /** GROUP_MS: lines of one sender closer than this share one header. */
 const GROUP_MS = 5 * 60 * 1000;
 
@@ -37,6 +41,7 @@ class Conversation {
     this.members = new Map(); // rooms: sid -> {sid, user?}
     this.unread = 0;
     this.last = null; // {sender, at} of the last chat line, for grouping
+    this.lastSeq = undefined; // rooms with history: seq of the last event shown
     this.list = el("ol", { class: "messages", dataset: { conv: this.key }, hidden: true });
     $("conversations").append(this.list);
   }
@@ -139,6 +144,7 @@ function onMessage(data, meta) {
   if (meta.from && cleanName(data?.name)) learnName(meta.from, name);
   let conv;
   if (meta.room !== undefined) conv = app.convs.get(`room:${meta.room}`);
+  if (conv && meta.seq !== undefined) conv.lastSeq = meta.seq;
   else if (meta.from) conv = conversation("dm", meta.from);
   else conv = activeConv(); // a namespace broadcast from a backend
   conv?.message({ name, text, sender: meta.from ?? `backend:${name}`, backend: !meta.from });
@@ -231,20 +237,42 @@ async function joinRoom(room, { show = true } = {}) {
   if (!room) return;
   const known = app.convs.get(`room:${room}`);
   if (!known?.joined) {
+    const conv = conversation("room", room); // first, so replayed lines land in it
     try {
       await attach();
-      await app.ns.join(room);
+      await app.ns.join(room, await recent(conv, room));
     } catch (err) {
+      if (!known) drop(conv.key);
       toast(`Cannot join #${shorten(room)}: ${err.code ?? "error"}: ${err.message}`);
       return;
     }
-    const conv = conversation("room", room);
     conv.joined = true;
     conv.system(`You joined #${room}`);
     await refreshMembers(conv);
     introduce(room);
   }
   if (show) select(`room:${room}`);
+}
+
+/**
+ * recent shows the room's recent history in a conversation new to it and
+ * returns the join options that go on from there without a gap: {since: the
+ * last seq shown}. A conversation that showed the room before goes on from
+ * its last line. Where the namespace keeps no history: {}.
+ */
+async function recent(conv, room) {
+  if (conv.lastSeq !== undefined) return { since: conv.lastSeq };
+  let events;
+  try {
+    events = await app.ns.history(room, { limit: RECENT_LINES });
+  } catch (err) {
+    if (err.code === "forbidden") return {};
+    throw err;
+  }
+  if (events.length > 0) conv.system(`Recent history of #${room}`);
+  for (const ev of events) app.ns.deliver(ev);
+  conv.lastSeq = events.at(-1)?.seq ?? 0;
+  return { since: conv.lastSeq };
 }
 
 /** leaveRoom leaves a room and drops its conversation. */

@@ -279,7 +279,11 @@ export class Namespace extends Emitter {
     /** sid is this socket's id, null while not attached. */
     this.sid = null;
     this.auth = undefined;
-    /** rooms maps each joined room to the last event seq seen there (0: none). */
+    /**
+     * rooms maps each joined room to the last event seq seen there: a number
+     * where the room keeps history and a seq is known (or the room was
+     * joined with since), else null.
+     */
     this.rooms = new Map();
     this.wanted = false; // attach again after a reconnect
     this.attaching = null; // the connect request in flight
@@ -318,7 +322,7 @@ export class Namespace extends Emitter {
     }
     await Promise.all(
       [...this.rooms].map(([room, seq]) =>
-        this.join(room, seq ? { since: seq } : {}).catch((err) => {
+        this.join(room, seq !== null ? { since: seq } : {}).catch((err) => {
           this.rooms.delete(room);
           report(err, room);
         }),
@@ -326,13 +330,40 @@ export class Namespace extends Emitter {
     );
   }
 
-  /** join joins a room; it resolves with the ack's data. `since` replays history (SPEC §5). */
+  /**
+   * join joins a room; it resolves with the ack's data. `since` replays the
+   * room's events after that seq (0: all it keeps) before going on live,
+   * and the data says {recovered} (SPEC §5); the replayed events reach the
+   * listeners before join resolves.
+   */
   async join(room, { since } = {}) {
     const frame = { type: "join", ns: this.name, room };
     if (since !== undefined) frame.since = since;
-    const reply = await this.client.request(frame);
-    if (!this.rooms.has(room)) this.rooms.set(room, 0);
+    const had = this.rooms.has(room);
+    // Known before the reply, so that replayed events advance the seq.
+    if (!had) this.rooms.set(room, since ?? null);
+    let reply;
+    try {
+      reply = await this.client.request(frame);
+    } catch (err) {
+      if (!had) this.rooms.delete(room);
+      throw err;
+    }
     return reply.data;
+  }
+
+  /**
+   * history resolves with up to `limit` (default 50) of the room's kept
+   * events before seq `before` (default: the newest), oldest first, as event
+   * frames {event, data, room, from?, seq}. It rejects with code "forbidden"
+   * where the namespace keeps no history.
+   */
+  async history(room, { limit, before } = {}) {
+    const frame = { type: "history", ns: this.name, room };
+    if (limit !== undefined) frame.limit = limit;
+    if (before !== undefined) frame.before = before;
+    const reply = await this.client.request(frame);
+    return reply.data?.events ?? [];
   }
 
   /** leave leaves a room; while disconnected it only forgets it (the server already did). */
@@ -388,7 +419,7 @@ export class Namespace extends Emitter {
   /** deliver hands a server event frame to the listeners of its name. */
   deliver(frame) {
     if (frame.room !== undefined && frame.seq !== undefined && this.rooms.has(frame.room)) {
-      this.rooms.set(frame.room, frame.seq);
+      this.rooms.set(frame.room, Math.max(frame.seq, this.rooms.get(frame.room) ?? 0));
     }
     const meta = { event: frame.event, ns: frame.ns, room: frame.room, from: frame.from, seq: frame.seq };
     this.fire(frame.event, frame.data, meta);
