@@ -66,7 +66,8 @@ type nsHistory struct {
 	// member registered after reading pos gets every later event held.
 	pos atomic.Uint64
 
-	refs int // sockets using it; guarded by Router.hmu
+	refs    int         // sockets using it; guarded by Router.hmu
+	stopped atomic.Bool // released by its last socket: deliver no more
 }
 
 // streamConfig is the stream of namespace ns with history h.
@@ -186,6 +187,7 @@ func (r *Router) releaseHistory(nh *nsHistory) {
 	nh.refs--
 	last := nh.refs == 0
 	if last {
+		nh.stopped.Store(true)
 		delete(r.hists, nh.ns)
 	}
 	r.hmu.Unlock()
@@ -271,7 +273,7 @@ func (r *Router) retry(ctx context.Context, op func(context.Context) error) erro
 // dispatchHistory delivers one room event from the live consumer of nh.
 func (r *Router) dispatchHistory(nh *nsHistory, m jetstream.Msg) {
 	md, err := m.Metadata()
-	if err != nil {
+	if err != nil || nh.stopped.Load() {
 		return
 	}
 	nh.pos.Store(md.Sequence.Stream)
