@@ -88,7 +88,9 @@ const ops = {
     return new Promise((resolve) => engine.once("upgrade", () => resolve({ ok: true })));
   },
   drop(c) {
-    sockets.get(c.name).io.engine.close();
+    // What a lost network does: the transport closes ("transport close"),
+    // the server sees it end, the client reconnects by itself.
+    sockets.get(c.name).io.engine._onClose("transport close");
     return { ok: true };
   },
   disconnect(c) {

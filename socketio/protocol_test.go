@@ -1,0 +1,398 @@
+package socketio_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/routerd/routerd/internal/routertest"
+)
+
+// httpDo makes one request and returns the status and body.
+func httpDo(t *testing.T, method, url, body string, h http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestHTTPErrors: Engine.IO's documented errors, with its JSON bodies.
+func TestHTTPErrors(t *testing.T) {
+	cfg := sioConfig(t)
+	cfg.HTTP.AllowedOrigins = []string{"https://app.example"}
+	n := routertest.Start(t, cfg)
+	tests := []struct {
+		name, method, query string
+		h                   http.Header
+		status              int
+		body                string
+	}{
+		{"EIO 3", "GET", "EIO=3&transport=polling", nil, 400, `{"code":5,"message":"Unsupported protocol version"}`},
+		{"no EIO", "GET", "transport=polling", nil, 400, `{"code":5,"message":"Unsupported protocol version"}`},
+		{"unknown transport", "GET", "EIO=4&transport=flash", nil, 400, `{"code":0,"message":"Transport unknown"}`},
+		{"unknown sid", "GET", "EIO=4&transport=polling&sid=nope", nil, 400, `{"code":1,"message":"Session ID unknown"}`},
+		{"POST handshake", "POST", "EIO=4&transport=polling", nil, 400, `{"code":2,"message":"Bad handshake method"}`},
+		{"websocket without upgrade", "GET", "EIO=4&transport=websocket", nil, 400, `{"code":3,"message":"Bad request"}`},
+		{"origin", "GET", "EIO=4&transport=polling", http.Header{"Origin": {"https://evil.example"}}, 403, `{"code":4,"message":"Forbidden"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := n.HTTPURL() + "/socket.io/?" + tt.query
+			status, body := httpDo(t, tt.method, url, "", tt.h)
+			if status != tt.status || body != tt.body {
+				t.Fatalf("got %d %s, want %d %s", status, body, tt.status, tt.body)
+			}
+		})
+	}
+	// An allowed origin polls, with CORS headers for the page.
+	req, _ := http.NewRequest("GET", eioURL(n, "transport=polling"), nil)
+	req.Header.Set("Origin", "https://app.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("allowed origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	// A WebSocket from another origin is refused before the upgrade.
+	_, wresp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(eioURL(n, "transport=websocket"), "http"), http.Header{"Origin": {"https://evil.example"}})
+	if err == nil || wresp == nil || wresp.StatusCode != 403 {
+		t.Fatalf("websocket from another origin: %v %v", err, wresp)
+	}
+}
+
+// pollSession is a raw long-polling client.
+type pollSession struct {
+	t   *testing.T
+	url string // with sid
+	sid string
+}
+
+// handshakePolling opens a polling session and checks the open packet.
+func handshakePolling(t *testing.T, n *routertest.Node) *pollSession {
+	t.Helper()
+	status, body := httpDo(t, "GET", eioURL(n, "transport=polling"), "", nil)
+	if status != 200 || !strings.HasPrefix(body, "0{") {
+		t.Fatalf("handshake: %d %q", status, body)
+	}
+	var open struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int      `json:"pingInterval"`
+		PingTimeout  int      `json:"pingTimeout"`
+		MaxPayload   int      `json:"maxPayload"`
+	}
+	if err := json.Unmarshal([]byte(body[1:]), &open); err != nil {
+		t.Fatal(err)
+	}
+	hc := n.Cfg.HTTP
+	if open.SID == "" || fmt.Sprint(open.Upgrades) != "[websocket]" || open.PingInterval != int(hc.PingInterval.Milliseconds()) ||
+		open.PingTimeout != int(hc.PongTimeout.Milliseconds()) || open.MaxPayload != n.Cfg.Limits.MaxFrameBytes {
+		t.Fatalf("open packet %s", body)
+	}
+	return &pollSession{t: t, url: eioURL(n, "transport=polling&sid="+open.SID), sid: open.SID}
+}
+
+func (p *pollSession) post(payload string) {
+	p.t.Helper()
+	if status, body := httpDo(p.t, "POST", p.url, payload, nil); status != 200 || body != "ok" {
+		p.t.Fatalf("post %q: %d %s", payload, status, body)
+	}
+}
+
+func (p *pollSession) get() string {
+	p.t.Helper()
+	status, body := httpDo(p.t, "GET", p.url, "", nil)
+	if status != 200 {
+		p.t.Fatalf("poll: %d %s", status, body)
+	}
+	return body
+}
+
+// TestPollingAndUpgrade: the long-polling exchange and the probe/upgrade
+// sequence, packet by packet.
+func TestPollingAndUpgrade(t *testing.T) {
+	cfg := sioConfig(t)
+	n := routertest.Start(t, cfg)
+	p := handshakePolling(t, n)
+	p.post("40")
+	if body := p.get(); !strings.HasPrefix(body, `40{"sid":"`) {
+		t.Fatalf("connect reply %q", body)
+	}
+	p.post("421[\"join\",\"r\"]\x1e422[\"shout\",\"r\",\"x\"]")
+	got := ""
+	for strings.Count(got, "\x1e") < 2 {
+		if got != "" {
+			got += "\x1e"
+		}
+		got += p.get()
+	}
+	for _, want := range []string{`431[{"ok":true}]`, `42["shout","x"]`, `432[{"ok":true}]`} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("polled %q, want %q in it", got, want)
+		}
+	}
+
+	// Upgrade: a poll is pending while the client probes.
+	pending := make(chan string, 1)
+	go func() {
+		_, body := httpDo(t, "GET", p.url, "", nil)
+		pending <- body
+	}()
+	wsURL := "ws" + strings.TrimPrefix(p.url, "http")
+	wsURL = strings.Replace(wsURL, "transport=polling", "transport=websocket", 1)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe answer %q %v", m, err)
+	}
+	select {
+	case body := <-pending:
+		if body != "6" {
+			t.Fatalf("pending poll got %q, want the noop", body)
+		}
+	case <-time.After(routertest.Wait):
+		t.Fatal("the pending poll was not released")
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`423["shout","r","over ws"]`))
+	want := map[string]bool{`42["shout","over ws"]`: true, `433[{"ok":true}]`: true}
+	for len(want) > 0 {
+		_ = ws.SetReadDeadline(time.Now().Add(routertest.Wait))
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read after upgrade: %v (still waiting for %v)", err, want)
+		}
+		delete(want, string(m))
+	}
+	// Polling is over for this session.
+	if status, body := httpDo(t, "GET", p.url, "", nil); status != 400 || body != `{"code":3,"message":"Bad request"}` {
+		t.Fatalf("poll after upgrade: %d %s", status, body)
+	}
+	// A second upgrade is refused.
+	if _, resp, err := websocket.DefaultDialer.Dial(wsURL, nil); err == nil || resp == nil || resp.StatusCode != 400 {
+		t.Fatalf("second upgrade: %v", err)
+	}
+	// The client closes: the session ends.
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("1"))
+	routertest.Eventually(t, "session gone", func() error {
+		if status, _ := httpDo(t, "GET", p.url, "", nil); status != 400 {
+			return fmt.Errorf("status %d", status)
+		}
+		return nil
+	})
+}
+
+// TestHeartbeat: the server pings every ping_interval; a session that does
+// not answer within pong_timeout is closed, one that answers lives on.
+func TestHeartbeat(t *testing.T) {
+	cfg := sioConfig(t)
+	cfg.HTTP.PingInterval = 50 * time.Millisecond
+	cfg.HTTP.PongTimeout = 100 * time.Millisecond
+	n := routertest.Start(t, cfg)
+
+	alive := dialEIO(t, n) // answers pings
+	if alive.open["pingInterval"] != 50.0 || alive.open["pingTimeout"] != 100.0 {
+		t.Fatalf("open %v", alive.open)
+	}
+	// A polling session that never polls again misses the pong deadline.
+	p := handshakePolling(t, n)
+	routertest.Eventually(t, "silent session closed", func() error {
+		if status, body := httpDo(t, "GET", p.url, "", nil); status != 400 || !strings.Contains(body, `"code":1`) {
+			return fmt.Errorf("poll: %d %s", status, body)
+		}
+		return nil
+	})
+	// Several ping intervals later the answering session still works.
+	alive.send("40")
+	alive.expectPrefix(`40{"sid":"`)
+	metric := scrape(t, n, `routerd_closes_total{reason="ping_timeout"}`)
+	if metric == "" {
+		t.Fatal("no ping_timeout close counted")
+	}
+}
+
+// scrape returns the /metrics line starting with prefix, or "".
+func scrape(t *testing.T, n *routertest.Node, prefix string) string {
+	t.Helper()
+	_, body := httpDo(t, "GET", n.HTTPURL()+"/metrics", "", nil)
+	for line := range strings.SplitSeq(body, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
+}
+
+// TestLimits: max_frame_bytes (1009 / 413), the rate limit (rate_limited
+// acks, then close 1008), max_connections (503), and a slow consumer's
+// session closed without affecting the others.
+func TestLimits(t *testing.T) {
+	cfg := sioConfig(t)
+	cfg.Limits.MaxFrameBytes = 1024
+	cfg.Limits.Rate.PerSecond = 1
+	cfg.Limits.Rate.Burst = 2
+	cfg.Limits.SendQueue = 8
+	cfg.Limits.MaxConnections = 4
+	n := routertest.Start(t, cfg)
+
+	big := dialEIO(t, n)
+	big.send("42[\"x\",\"" + strings.Repeat("a", 1100) + "\"]")
+	if code := big.closedWith(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("too large: close %d", code)
+	}
+	p := handshakePolling(t, n)
+	if status, _ := httpDo(t, "POST", p.url, "4"+strings.Repeat("a", 1100), nil); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("large post: %d", status)
+	}
+
+	flood := dialEIO(t, n)
+	flood.send("40")
+	flood.expectPrefix(`40{"sid":"`) // the first packet of the burst
+	flood.send(`421["join","r"]`)
+	flood.send(`422["join","r"]`)
+	flood.expect(`431[{"ok":true}]`)
+	flood.expect(`432[{"error":{"code":"rate_limited","message":"more than 1 packets per second"}}]`)
+	for i := 3; i < 10; i++ {
+		flood.send(fmt.Sprintf(`42%d["join","r"]`, i))
+	}
+	if code := flood.closedWith(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("flood: close %d", code)
+	}
+
+	// Slow consumer: a polling session that stops polling while events
+	// keep coming is closed once send_queue is full; the others go on.
+	slow := handshakePolling(t, n)
+	slow.post("40")
+	ok := dialEIO(t, n)
+	ok.send("40")
+	ok.expectPrefix(`40{"sid":"`)
+	be := n.Backend()
+	for i := range 10 { // one at a time: the reading session never holds more than one
+		if err := be.Publish("router.chat.broadcast.tick", fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		ok.expect(fmt.Sprintf(`42["tick",%d]`, i))
+	}
+	routertest.Eventually(t, "slow consumer closed", func() error {
+		if scrape(t, n, `routerd_closes_total{reason="slow_consumer"}`) == "" {
+			return fmt.Errorf("not counted")
+		}
+		return nil
+	})
+	if status, body := httpDo(t, "GET", slow.url, "", nil); status != 400 || !strings.Contains(body, `"code":1`) {
+		t.Fatalf("slow session still there: %d %s", status, body)
+	}
+
+	// max_connections: sessions count; one more is refused with 503.
+	for range 3 {
+		handshakePolling(t, n)
+	}
+	routertest.Eventually(t, "503 at max_connections", func() error {
+		status, body := httpDo(t, "GET", eioURL(n, "transport=polling"), "", nil)
+		if status != http.StatusServiceUnavailable {
+			return fmt.Errorf("got %d %s", status, body)
+		}
+		return nil
+	})
+}
+
+// TestGarbage: what Socket.IO's own decoder refuses closes that session
+// only, as Socket.IO does; the daemon and the other sessions go on.
+func TestGarbage(t *testing.T) {
+	n := routertest.Start(t, sioConfig(t))
+	other := dialEIO(t, n)
+	other.send("40")
+	other.expectPrefix(`40{"sid":"`)
+	for _, junk := range []string{"x", "9", "4", "49", `42{}`, `42[1`, `45-["a"]`, "0", "5", `42["x"]` + "\xff", `40"x"`} {
+		c := dialEIO(t, n)
+		c.send(junk)
+		if code := c.closedWith(); code != websocket.CloseProtocolError {
+			t.Fatalf("%q: close %d", junk, code)
+		}
+	}
+	c := dialEIO(t, n)
+	c.sendBinary([]byte{1, 2, 3}) // an attachment nobody announced
+	if code := c.closedWith(); code != websocket.CloseProtocolError {
+		t.Fatalf("stray attachment: close %d", code)
+	}
+	c = dialEIO(t, n)
+	c.send(`451-["x",{"_placeholder":true,"num":3}]`)
+	c.sendBinary([]byte{1})
+	if code := c.closedWith(); code != websocket.CloseProtocolError {
+		t.Fatalf("bad placeholder: close %d", code)
+	}
+	p := handshakePolling(t, n)
+	if status, _ := httpDo(t, "POST", p.url, "bxx!", nil); status != 400 {
+		t.Fatalf("bad payload: %d", status)
+	}
+	// Decodable but wrong: refused with an ack, the session stays.
+	other.send(`421[5]`)
+	other.expect(`431[{"error":{"code":"bad_frame","message":"the event name must be a string"}}]`)
+	other.send(`42/nope,2["x"]`)
+	other.expect(`43/nope,2[{"error":{"code":"not_connected","message":"not connected to namespace \"/nope\""}}]`)
+	other.send(`422["chat message","still here"]`)
+	other.expectAll(`42["chat message","still here"]`, `432[{"ok":true}]`)
+}
+
+// TestShutdown: a WebSocket session gets close 1001; a pending poll is
+// answered with the close packet at once, so that the HTTP server's
+// shutdown does not wait for it.
+func TestShutdown(t *testing.T) {
+	n := routertest.Start(t, sioConfig(t)) // ping_interval 25s: a poll held that long would show
+	ws := dialEIO(t, n)
+	p := handshakePolling(t, n)
+	pending := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(p.url)
+		if err != nil {
+			pending <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		pending <- string(b)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %s", d)
+	}
+	if code := ws.closedWith(); code != websocket.CloseGoingAway {
+		t.Fatalf("websocket: close %d", code)
+	}
+	// The poll gets the close packet when the server held it already;
+	// when it came too late it gets "Session ID unknown" or finds the port
+	// closed. Either way the client learns the session ended.
+	body := <-pending
+	if body != "1" && !strings.Contains(body, `"code":1`) && !strings.Contains(body, "refused") {
+		t.Fatalf("pending poll got %q", body)
+	}
+}
