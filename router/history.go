@@ -276,6 +276,12 @@ func (r *Router) dispatchHistory(nh *nsHistory, m jetstream.Msg) {
 	if err != nil || nh.stopped.Load() {
 		return
 	}
+	if md.Sequence.Stream <= nh.pos.Load() {
+		// Redelivered around a consumer reset: it went out already.
+		r.log.Warn("history redelivery dropped", "ns", nh.ns, "seq", md.Sequence.Stream, "pos", nh.pos.Load())
+		r.m.Dropped("redelivered")
+		return
+	}
 	nh.pos.Store(md.Sequence.Stream)
 	defer func() {
 		if v := recover(); v != nil {
@@ -327,10 +333,14 @@ func (r *Router) storedEvent(ns, subject string, h nats.Header, data []byte, seq
 }
 
 // catchup holds the live events of a room for a member whose replay is
-// still running.
+// still running. The replay may also run ahead of the live consumer: then,
+// once replayed, the member is live but skips what the consumer brings up to
+// floor, the last seq replayed.
 type catchup struct {
 	held     []histEvent
-	overflow bool // more than maxHeld events arrived: the join fails
+	overflow bool   // more than maxHeld events arrived: the join fails
+	live     bool   // replay done: deliver events after floor
+	floor    uint64 // valid when live
 }
 
 // maxHeld bounds the live events held for one joining member.
@@ -346,11 +356,17 @@ func (rm *room) deliverLive(r *Router, he histEvent) {
 	r.deliver(func(yield func(*Socket) bool) {
 		for _, s := range rm.members {
 			if c := rm.catching[s]; c != nil {
-				if s.sid != he.exclude && !c.overflow {
-					c.held = append(c.held, he)
-					c.overflow = len(c.held) > maxHeld
+				if !c.live {
+					if s.sid != he.exclude && !c.overflow {
+						c.held = append(c.held, he)
+						c.overflow = len(c.held) > maxHeld
+					}
+					continue
 				}
-				continue
+				if he.ev.Seq <= c.floor {
+					continue // replayed already
+				}
+				delete(rm.catching, s)
 			}
 			if !yield(s) {
 				return

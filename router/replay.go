@@ -301,16 +301,25 @@ func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since u
 	if len(evs) > 0 {
 		last = max(last, evs[len(evs)-1].ev.Seq)
 	}
-	rm.mu.Lock()
-	if rm.catching[s] != c { // it left meanwhile
-		rm.mu.Unlock()
-		return recovered, nil
-	}
-	delete(rm.catching, s)
-	if c.overflow {
-		rm.mu.Unlock()
+	if !rm.goLive(s, c, last) {
 		r.leaveRoom(s, room)
 		return false, Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
+	}
+	return recovered, nil
+}
+
+// goLive ends the catch-up of member s, whose replay went up to seq last:
+// the held events after last are sent and live delivery takes over. It
+// reports false when too many events were held (the join fails).
+func (rm *room) goLive(s *Socket, c *catchup, last uint64) bool {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.catching[s] != c { // it left meanwhile
+		return true
+	}
+	if c.overflow {
+		delete(rm.catching, s)
+		return false
 	}
 	codec := s.conn.Codec()
 	for _, he := range c.held {
@@ -318,8 +327,14 @@ func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since u
 			s.conn.Send(codec.EncodeEvent(he.ev))
 		}
 	}
-	rm.mu.Unlock()
-	return recovered, nil
+	c.held = nil
+	if s.hist.pos.Load() >= last {
+		delete(rm.catching, s)
+	} else {
+		// The replay read events the live consumer has not brought yet.
+		c.live, c.floor = true, last
+	}
+	return true
 }
 
 // sendReplay queues the replayed events for s, pacing them where the
