@@ -68,7 +68,7 @@ func (c *conn) Send(frame []byte) {
 
 // Wait implements router.Pacer: a history replay waits here for the client
 // to read.
-func (c *conn) Wait(ctx context.Context, n int) error { return c.q.wait(ctx, n) }
+func (c *conn) Wait(ctx context.Context, n int) (int, error) { return c.q.wait(ctx, n) }
 
 func (c *conn) startFlusher() {
 	c.flushers.Add(1)

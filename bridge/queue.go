@@ -26,24 +26,24 @@ func newSendQueue(limit int) *sendQueue {
 
 var errQueueClosed = errors.New("connection closed")
 
-// wait returns once n more frames fit (n is capped at the limit), or the
-// queue closes, or ctx ends.
-func (q *sendQueue) wait(ctx context.Context, n int) error {
-	n = min(n, q.limit)
+// wait blocks until min(n, half the limit) more frames fit, or the queue
+// closes, or ctx ends, and returns how many fit, at most n.
+func (q *sendQueue) wait(ctx context.Context, n int) (int, error) {
+	want := max(min(n, q.limit/2), 1)
 	for {
 		q.mu.Lock()
 		free, closed := q.limit-len(q.frames), q.closed
 		q.mu.Unlock()
 		switch {
 		case closed:
-			return errQueueClosed
-		case free >= n:
-			return nil
+			return 0, errQueueClosed
+		case free >= want:
+			return min(free, n), nil
 		}
 		select {
 		case <-q.taken:
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }

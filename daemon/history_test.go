@@ -394,3 +394,37 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		t.Errorf("seq after restart %d, not after %d", after[0], before[2])
 	}
 }
+
+// TestHistoryReplayLargerThanSendQueue: a replay of more events than the
+// send queue holds is paced to the reader instead of closing it (1013).
+func TestHistoryReplayLargerThanSendQueue(t *testing.T) {
+	cfg := historyConfig(t, t.TempDir(), 500)
+	cfg.Limits.SendQueue = 16
+	cfg.Limits.Rate.PerSecond = 0
+	n := rt.Start(t, cfg)
+	nc := n.Backend()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Eventually(t, "history stream", func() error {
+		_, err := js.Stream(context.Background(), "routerd_router_hist")
+		return err
+	})
+	for i := 0; i < 300; i++ {
+		if _, err := js.Publish(context.Background(), "router.hist.room.r.msg", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := n.Dial()
+	c.Connect("hist")
+	ack := c.MustAck(map[string]any{"type": "join", "ns": "hist", "room": "r", "since": 0})
+	if ack.JSON("data") != `{"recovered":true}` {
+		t.Fatalf("ack %v", ack)
+	}
+	for i := 0; i < 300; i++ {
+		if ev := c.Next(rt.IsEvent("msg")); ev.JSON("data") != fmt.Sprint(i) {
+			t.Fatalf("event %d: %v", i, ev)
+		}
+	}
+}

@@ -270,12 +270,10 @@ func (r *Router) scrollback(ctx context.Context, nh *nsHistory, room string, lim
 // replay larger than the queue is sent as fast as the client reads rather
 // than overflowing it.
 type Pacer interface {
-	// Wait returns once n more frames fit the send queue, or ctx ends.
-	Wait(ctx context.Context, n int) error
+	// Wait blocks until the send queue has room for min(n, half the
+	// queue) frames, or ctx ends, and returns how many frames fit, at most n.
+	Wait(ctx context.Context, n int) (int, error)
 }
-
-// paceChunk is how many replayed frames are queued between waits.
-const paceChunk = 64
 
 // joinReplay joins s to room, replays the room's events after since and
 // then switches the member to live delivery: the live events that arrive
@@ -342,14 +340,20 @@ func (rm *room) goLive(s *Socket, c *catchup, last uint64) bool {
 func (r *Router) sendReplay(ctx context.Context, s *Socket, evs []histEvent) error {
 	pacer, _ := s.conn.(Pacer)
 	codec := s.conn.Codec()
-	for i, he := range evs {
-		if pacer != nil && i%paceChunk == 0 {
-			if err := pacer.Wait(ctx, min(paceChunk, len(evs)-i)); err != nil {
+	room := len(evs) // frames that may be queued before waiting
+	if pacer != nil {
+		room = 0
+	}
+	for _, he := range evs {
+		if room == 0 {
+			var err error
+			if room, err = pacer.Wait(ctx, len(evs)); err != nil {
 				return Errorf(CodeUnavailable, "replay interrupted: %v", err)
 			}
 		}
 		if he.exclude != s.sid {
 			s.conn.Send(codec.EncodeEvent(he.ev))
+			room--
 		}
 	}
 	r.m.Delivered(len(evs), 0)
