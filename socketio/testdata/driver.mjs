@@ -7,7 +7,8 @@
 //       -> {"id":N,"ok":true,"ack":[...]} (without "ack": {"id":N,"ok":true} once sent)
 //   {"id":N,"op":"transport","name":"a"} -> {"id":N,"ok":true,"transport":"polling"|"websocket"}
 //   {"id":N,"op":"upgraded","name":"a"} -> replies once the connection runs on WebSocket
-//   {"id":N,"op":"drop","name":"a"}  closes the Engine.IO connection as a network loss would
+//   {"id":N,"op":"drop","name":"a","stay":bool}  closes the Engine.IO connection as a network loss would
+//   {"id":N,"op":"reconnect","name":"a","url"?:"http://host"}  reconnects a socket dropped with "stay"
 //   {"id":N,"op":"disconnect","name":"a"} -> socket.disconnect()
 // Events on stdout: {"socket":"a","event":"name","args":[...]} for every
 // event received, {"socket":"a","event":"$connect","sid","recovered"} on a
@@ -89,8 +90,18 @@ const ops = {
   },
   drop(c) {
     // What a lost network does: the transport closes ("transport close"),
-    // the server sees it end, the client reconnects by itself.
-    sockets.get(c.name).io.engine._onClose("transport close");
+    // the server sees it end, the client reconnects by itself (unless
+    // "stay": then it waits for the op reconnect).
+    const s = sockets.get(c.name);
+    if (c.stay) s.io.reconnection(false);
+    s.io.engine._onClose("transport close");
+    return { ok: true };
+  },
+  reconnect(c) {
+    const s = sockets.get(c.name);
+    if (c.url) s.io.uri = c.url; // another node, as a load balancer may pick
+    s.io.reconnection(true);
+    s.connect();
     return { ok: true };
   },
   disconnect(c) {
