@@ -1,6 +1,7 @@
 package socketio_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestCluster(t *testing.T) {
 		cfg.SocketIO.Events = map[string]string{"join": config.ActionJoin, "message": config.ActionRoom}
 	})
 	d := startDriver(t)
-	a := d.connect("a", nodes[0].HTTPURL(), wsOnly)
+	d.connect("a", nodes[0].HTTPURL(), wsOnly)
 	b := d.connect("b", nodes[1].HTTPURL(), wsOnly)
 	d.emitAck("a", "join", "lobby")
 	native := nodes[1].Dial()
@@ -70,14 +71,19 @@ func TestCluster(t *testing.T) {
 	}
 	d.emitAck("b", "join", "lobby")
 	d.event("a", "$join")
+	// The room's interest reaches the other node within milliseconds.
 	routertest.Eventually(t, "interest propagated", func() error {
-		d.emit("a", "message", "lobby", "ping")
-		native.Next(isEvent("message"))
+		d.emit("a", "message", "lobby", "probe")
+		if !native.Has(isEvent("message")) {
+			return errors.New("no probe arrived yet")
+		}
 		return nil
 	})
-	if got := argsJSON(d.event("b", "message")); got != `["ping"]` {
-		t.Fatalf("b got %s", got)
+	d.emit("a", "message", "lobby", "ping")
+	if f := native.Next(func(f routertest.Frame) bool { return f.Str("event") == "message" && f.JSON("data") == `"ping"` }); f.Str("room") != "lobby" {
+		t.Fatalf("native got %v", f)
 	}
+	d.next("ping on b", func(m msg) bool { return m.Socket == "b" && m.Event == "message" && argsJSON(m) == `["ping"]` })
 	native.Send(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "message", "data": "pong"})
 	if got := argsJSON(d.event("a", "message")); got != `["pong"]` {
 		t.Fatalf("a got %s", got)
@@ -94,7 +100,6 @@ func TestCluster(t *testing.T) {
 	if got := argsJSON(d.event("a", "$leave")); got != `[{"sid":"`+b+`"}]` {
 		t.Fatalf("$leave %s", got)
 	}
-	_ = a
 }
 
 // TestReconnect: when the connection is lost the client reconnects by

@@ -42,7 +42,7 @@ func TestTransports(t *testing.T) {
 	if r := d.do(map[string]any{"op": "upgraded", "name": "a"}); !r.OK {
 		t.Fatalf("upgrade: %+v", r)
 	}
-	b := d.connect("b", n.HTTPURL(), wsOnly)
+	d.connect("b", n.HTTPURL(), wsOnly)
 	if r := d.do(map[string]any{"op": "transport", "name": "b"}); r.Transport != "websocket" {
 		t.Fatalf("b transport %q", r.Transport)
 	}
@@ -53,7 +53,7 @@ func TestTransports(t *testing.T) {
 		}
 	}
 	native := n.Dial()
-	nsid := native.Connect("chat")
+	native.Connect("chat")
 	native.Join("chat", "lobby")
 
 	d.emit("a", "message", "lobby", map[string]any{"text": "from a"})
@@ -86,8 +86,6 @@ func TestTransports(t *testing.T) {
 	if f := native.Next(isEvent("message")); f.JSON("data") != `["x",2]` || f.Str("from") != c {
 		t.Fatalf("native got %v", f)
 	}
-	_ = b
-	_ = nsid
 }
 
 // TestRoutingActions: every action of SPEC §7's table, acks included.

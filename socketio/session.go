@@ -56,20 +56,20 @@ type session struct {
 	limit   *rate.Limiter // Socket.IO packets; nil when unlimited
 	strikes *rate.Limiter // refused packets tolerated before closing
 
-	mu         sync.Mutex
-	queue      [][]byte        // units waiting for the transport; guarded by mu
-	ws         *websocket.Conn // the WebSocket once upgraded (or WebSocket only); guarded by mu
-	probing    bool            // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
-	pollBusy   bool            // a poll is pending; guarded by mu
-	postBusy   bool            // a post is being read; guarded by mu
-	closed     bool            // guarded by mu
-	why        closeReason     // set when closed; guarded by mu
-	pongDue    bool            // a ping is unanswered; guarded by mu
-	heartbeat  *time.Timer     // the next ping, or the pong deadline; guarded by mu
-	sockets    map[string]*nsSocket
-	decoder    decoder        // Socket.IO packets being reassembled; guarded by handling
-	handling   sync.Mutex     // one Socket.IO packet at a time
-	requests   sync.WaitGroup // server-bound requests in flight
+	mu        sync.Mutex
+	queue     [][]byte             // units waiting for the transport; guarded by mu
+	ws        *websocket.Conn      // the WebSocket once upgraded (or WebSocket only); guarded by mu
+	probing   bool                 // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
+	pollBusy  bool                 // a poll is pending; guarded by mu
+	postBusy  bool                 // a post is being read; guarded by mu
+	closed    bool                 // guarded by mu
+	why       closeReason          // set when closed; guarded by mu
+	pongDue   bool                 // a ping is unanswered; guarded by mu
+	heartbeat *time.Timer          // the next ping, or the pong deadline; guarded by mu
+	sockets   map[string]*nsSocket // by Socket.IO namespace; nil once torn down; guarded by mu
+	decoder   decoder              // Socket.IO packets being reassembled; guarded by handling
+	handling  sync.Mutex           // one Socket.IO packet at a time
+	requests  sync.WaitGroup       // server-bound requests in flight
 }
 
 func newSession(srv *Server, r *http.Request) *session {
