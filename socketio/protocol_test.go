@@ -396,3 +396,21 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("pending poll got %q", body)
 	}
 }
+
+// TestPath: socketio.path is where the endpoint lives (the client asks for
+// path + "/"); with socketio.enabled false nothing is mounted.
+func TestPath(t *testing.T) {
+	cfg := sioConfig(t)
+	cfg.SocketIO.Path = "/rt"
+	n := routertest.Start(t, cfg)
+	if status, body := httpDo(t, "GET", n.HTTPURL()+"/rt/?EIO=4&transport=polling", "", nil); status != 200 || !strings.HasPrefix(body, "0{") {
+		t.Fatalf("custom path: %d %s", status, body)
+	}
+	d := startDriver(t)
+	d.connect("a", n.HTTPURL(), map[string]any{"path": "/rt"})
+
+	off := routertest.Start(t, routertest.Config(t))
+	if status, _ := httpDo(t, "GET", eioURL(off, "transport=polling"), "", nil); status != http.StatusNotFound {
+		t.Fatalf("disabled: %d", status)
+	}
+}

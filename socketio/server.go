@@ -296,9 +296,6 @@ func (s *Server) lookup(sid string) *session {
 	return s.sessions[sid]
 }
 
-// Sessions returns the number of open Engine.IO sessions.
-func (s *Server) Sessions() int { return int(s.open.Load()) }
-
 // Shutdown refuses new sessions, closes every open one (WebSocket: what is
 // queued, then close 1001; polling: the pending poll gets what is queued and
 // the close packet), and waits for them to end or for ctx.

@@ -33,6 +33,7 @@ var (
 	closeRate        = closeReason{"rate_limited", websocket.ClosePolicyViolation, false}
 	closeTooLarge    = closeReason{"too_large", websocket.CloseMessageTooBig, true}
 	closeParse       = closeReason{"parse_error", websocket.CloseProtocolError, false}
+	closePanic       = closeReason{"panic", websocket.CloseInternalServerErr, true}
 	closePingTimeout = closeReason{"ping_timeout", 0, true}
 	closeClient      = closeReason{"", websocket.CloseNormalClosure, false} // the client sent a close packet
 	closeGone        = closeReason{"", 0, true}                             // the transport ended

@@ -56,6 +56,13 @@ type decoder struct {
 func (s *session) onMessage(p eioPacket) {
 	s.handling.Lock()
 	defer s.handling.Unlock()
+	defer func() {
+		// A packet that trips a bug ends its session, not the daemon.
+		if v := recover(); v != nil {
+			s.srv.log.Error("socket.io packet handling panicked", "remote", s.info.RemoteAddr, "panic", v)
+			s.close(closePanic)
+		}
+	}()
 	d := &s.decoder
 	if p.binary {
 		if d.pending == nil {

@@ -179,8 +179,8 @@ func (s *session) probe(conn *websocket.Conn) bool {
 		if err != nil || typ != websocket.TextMessage {
 			break
 		}
-		switch string(msg) {
-		case "5":
+		switch {
+		case len(msg) == 1 && msg[0] == eioUpgrade:
 			s.mu.Lock()
 			ok := !s.closed
 			if ok {
@@ -189,7 +189,7 @@ func (s *session) probe(conn *websocket.Conn) bool {
 			s.mu.Unlock()
 			_ = conn.SetReadDeadline(time.Time{})
 			return ok
-		case "6":
+		case len(msg) == 1 && msg[0] == eioNoop:
 			continue
 		}
 		break
