@@ -428,3 +428,26 @@ func TestHistoryReplayLargerThanSendQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryBurstBeyondRetention: live members get every event of a burst
+// far larger than what the room keeps, in order.
+func TestHistoryBurstBeyondRetention(t *testing.T) {
+	n := rt.Start(t, historyConfig(t, t.TempDir(), 5))
+	c := n.Dial()
+	c.Connect("hist")
+	c.Join("hist", "r")
+	nc := n.Backend()
+	for i := 0; i < 500; i++ {
+		if err := nc.Publish("router.hist.room.r.msg", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last float64
+	for i := 0; i < 500; i++ {
+		ev := c.Next(rt.IsEvent("msg"))
+		if ev.JSON("data") != fmt.Sprint(i) || ev.Num("seq") <= last {
+			t.Fatalf("event %d: %v after seq %v", i, ev, last)
+		}
+		last = ev.Num("seq")
+	}
+}

@@ -40,12 +40,22 @@ func (r *Router) dispatchSafely(m *nats.Msg) {
 // now: a message still queued for a subscription that was replaced (a room
 // emptied and filled again) is dropped rather than delivered twice.
 func (r *Router) dispatch(m *nats.Msg) {
-	p, ok := r.subj.parse(m.Subject)
+	subject, stored := r.subj.unstored(m.Subject)
+	if !stored {
+		subject = m.Subject
+	}
+	p, ok := r.subj.parse(subject)
 	if !ok {
 		return
 	}
 	sp := r.lookupSpace(p.ns)
 	if sp == nil {
+		return
+	}
+	if stored {
+		if p.kind == kindRoom {
+			r.dispatchStored(sp, subject, m)
+		}
 		return
 	}
 	switch p.kind {

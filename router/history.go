@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,13 +23,14 @@ import (
 // MaxMsgsPerSubject (a bound per room and event name); the history a room
 // shows (replay and scrollback) is its last max_msgs events.
 //
-// Live delivery: while a namespace with history has sockets on a node, the
-// node reads the namespace's room events from one ordered consumer (filter
-// P.{ns}.room.>) instead of core subscriptions, so that every delivered
-// event carries its seq, and fans them out to the local members of each
-// room. A join with since replays from the stream (direct batch gets, served
-// by any replica), while the live events of that room are held for the
-// joining socket; the held events the replay already covered are skipped.
+// Live delivery: the stream republishes every event it stores, from its
+// leader, to P.$routerd.hist.{ns}.room.{room}.{event} with its sequence in
+// the Nats-Sequence header. A node subscribes there (once per room with local
+// members, like any room) instead of to the room subject, so every delivered
+// event carries its seq and arrives in stream order. A join with since
+// replays from the stream (direct batch gets, served by any replica) while
+// the live events of that room are held for the joining socket; the held
+// events the replay already covered are skipped.
 
 // streamOpTimeout bounds one JetStream API call. In a fresh cluster calls
 // made before the meta leader is elected hang until their deadline, so calls
@@ -49,25 +50,11 @@ func historyStream(prefix, ns string) string {
 	return "routerd_" + strings.ReplaceAll(prefix, ".", "_") + "_" + ns
 }
 
-// nsHistory is the live history state of one namespace on this node: its
-// stream and the ordered consumer that feeds its rooms. It exists while the
-// namespace has sockets here.
+// nsHistory is the history of one namespace: its stream and its policy.
 type nsHistory struct {
 	ns     string
 	stream string
 	policy config.History
-
-	ready chan struct{} // closed when the consumer runs (or failed)
-	err   error         // written before ready is closed
-	cc    jetstream.ConsumeContext
-
-	// pos is the stream sequence of the newest event the consumer has
-	// taken; it is raised before the event is handed to the room, so a
-	// member registered after reading pos gets every later event held.
-	pos atomic.Uint64
-
-	refs    int         // sockets using it; guarded by Router.hmu
-	stopped atomic.Bool // released by its last socket: deliver no more
 }
 
 // streamConfig is the stream of namespace ns with history h.
@@ -86,6 +73,10 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		MaxMsgsPerSubject: int64(h.MaxMsgs),
 		Discard:           jetstream.DiscardOld,
 		AllowDirect:       true,
+		RePublish: &jetstream.RePublish{
+			Source:      r.subj.join(ns, kindRoom, ">"),
+			Destination: r.subj.join(sysToken, "hist", ns, kindRoom, ">"),
+		},
 	}
 }
 
@@ -155,99 +146,16 @@ func (r *Router) ensureStreams() {
 	}
 }
 
-// acquireHistory returns the running history of ns, starting its stream
-// and consumer for the first socket.
-func (r *Router) acquireHistory(ctx context.Context, ns string, h config.History) (*nsHistory, error) {
-	r.hmu.Lock()
-	nh := r.hists[ns]
-	if nh == nil {
-		nh = &nsHistory{ns: ns, stream: historyStream(r.subj.prefix, ns), policy: h, ready: make(chan struct{})}
-		r.hists[ns] = nh
-		go r.startHistory(nh)
-	}
-	nh.refs++
-	r.hmu.Unlock()
-	select {
-	case <-nh.ready:
-	case <-ctx.Done():
-		r.releaseHistory(nh)
-		return nil, Errorf(CodeUnavailable, "history of namespace %q is not ready", ns)
-	}
-	if nh.err != nil {
-		r.releaseHistory(nh)
-		return nil, nh.err
-	}
-	return nh, nil
-}
-
-// releaseHistory drops a socket's reference; the last one stops the
-// consumer.
-func (r *Router) releaseHistory(nh *nsHistory) {
-	r.hmu.Lock()
-	nh.refs--
-	last := nh.refs == 0
-	if last {
-		nh.stopped.Store(true)
-		delete(r.hists, nh.ns)
-	}
-	r.hmu.Unlock()
-	if last {
-		<-nh.ready
-		if nh.cc != nil {
-			nh.cc.Stop()
-		}
-	}
-}
-
-// startHistory brings up the stream and the live consumer of nh and closes
-// nh.ready. A failure is remembered for the sockets waiting and the next
-// socket tries again.
-func (r *Router) startHistory(nh *nsHistory) {
-	defer close(nh.ready)
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Limits.AckTimeout)
+// historyOf returns the history of namespace ns, making its stream first
+// if this node has not yet.
+func (r *Router) historyOf(ctx context.Context, ns string, h config.History) (*nsHistory, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.AckTimeout)
 	defer cancel()
-	fail := func(what string, err error) {
-		r.log.Warn("history unavailable", "ns", nh.ns, "step", what, "err", err)
-		nh.err = Errorf(CodeUnavailable, "the history of namespace %q is unavailable: %s", nh.ns, what)
-		r.hmu.Lock()
-		if r.hists[nh.ns] == nh {
-			delete(r.hists, nh.ns) // let the next socket try afresh
-		}
-		r.hmu.Unlock()
+	if err := r.ensureStream(ctx, ns, h); err != nil {
+		r.log.Warn("history unavailable", "ns", ns, "err", err)
+		return nil, Errorf(CodeUnavailable, "the history of namespace %q is unavailable", ns)
 	}
-	if err := r.ensureStream(ctx, nh.ns, nh.policy); err != nil {
-		fail("stream", err)
-		return
-	}
-	var last uint64
-	var cons jetstream.Consumer
-	err := r.retry(ctx, func(ctx context.Context) error {
-		st, err := r.js.Stream(ctx, nh.stream)
-		if err != nil {
-			return err
-		}
-		last = st.CachedInfo().State.LastSeq
-		cons, err = st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{r.subj.join(nh.ns, kindRoom, ">")},
-			DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-			OptStartSeq:    last + 1,
-		})
-		return err
-	})
-	if err != nil {
-		fail("consumer", err)
-		return
-	}
-	nh.pos.Store(last)
-	cc, err := cons.Consume(func(m jetstream.Msg) { r.dispatchHistory(nh, m) },
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			r.log.Debug("history consumer", "ns", nh.ns, "err", err)
-		}))
-	if err != nil {
-		fail("consume", err)
-		return
-	}
-	nh.cc = cc
+	return &nsHistory{ns: ns, stream: historyStream(r.subj.prefix, ns), policy: h}, nil
 }
 
 // retry runs op with short per-call deadlines until it succeeds, fails for
@@ -270,42 +178,33 @@ func (r *Router) retry(ctx context.Context, op func(context.Context) error) erro
 	}
 }
 
-// dispatchHistory delivers one room event from the live consumer of nh.
-func (r *Router) dispatchHistory(nh *nsHistory, m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil || nh.stopped.Load() {
+// dispatchStored delivers a room event the history stream republished.
+// Its seq is in the Nats-Sequence header; the room keeps the newest seq it
+// delivered, so a replayed or repeated event is not delivered again.
+func (r *Router) dispatchStored(sp *space, subject string, m *nats.Msg) {
+	seq, err := strconv.ParseUint(header(m.Header, "Nats-Sequence"), 10, 64)
+	if err != nil || seq == 0 {
+		r.m.Dropped("bad_sequence")
 		return
 	}
-	if md.Sequence.Stream <= nh.pos.Load() {
-		// Redelivered around a consumer reset: it went out already.
-		r.log.Warn("history redelivery dropped", "ns", nh.ns, "seq", md.Sequence.Stream, "pos", nh.pos.Load())
-		r.m.Dropped("redelivered")
-		return
-	}
-	nh.pos.Store(md.Sequence.Stream)
-	defer func() {
-		if v := recover(); v != nil {
-			r.m.Dropped("panic")
-			r.log.Error("history dispatch panicked", "subject", m.Subject(), "panic", v)
-		}
-	}()
-	sp := r.lookupSpace(nh.ns)
-	if sp == nil {
-		return
-	}
-	he, ok := r.storedEvent(sp.name, m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream)
+	he, ok := r.storedEvent(sp.name, subject, m.Header, m.Data, seq)
 	if !ok {
 		return
 	}
 	sp.mu.RLock()
 	rm := sp.rooms[he.ev.Room]
 	sp.mu.RUnlock()
-	if rm == nil {
+	if rm == nil || rm.sub != m.Sub {
 		return
 	}
 	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if seq <= rm.pos {
+		r.m.Dropped("redelivered")
+		return
+	}
+	rm.pos = seq
 	rm.deliverLive(r, he)
-	rm.mu.Unlock()
 }
 
 // histEvent is a stored room event with the sid it must skip.
@@ -333,9 +232,9 @@ func (r *Router) storedEvent(ns, subject string, h nats.Header, data []byte, seq
 }
 
 // catchup holds the live events of a room for a member whose replay is
-// still running. The replay may also run ahead of the live consumer: then,
-// once replayed, the member is live but skips what the consumer brings up to
-// floor, the last seq replayed.
+// still running. The replay may also run ahead of the room's subscription:
+// then, once replayed, the member is live but skips what the subscription
+// brings up to floor, the last seq replayed.
 type catchup struct {
 	held     []histEvent
 	overflow bool   // more than maxHeld events arrived: the join fails
@@ -390,28 +289,4 @@ func (r *Router) publishStored(ctx context.Context, m *nats.Msg) (uint64, error)
 		return 0, natsError(err)
 	}
 	return ack.Sequence, nil
-}
-
-// histOf returns the running history of ns on this node, or nil.
-func (r *Router) histOf(ns string) *nsHistory {
-	r.hmu.Lock()
-	defer r.hmu.Unlock()
-	return r.hists[ns]
-}
-
-// stopHistories stops every live consumer (Close).
-func (r *Router) stopHistories() {
-	r.hmu.Lock()
-	all := make([]*nsHistory, 0, len(r.hists))
-	for _, nh := range r.hists {
-		all = append(all, nh)
-	}
-	clear(r.hists)
-	r.hmu.Unlock()
-	for _, nh := range all {
-		<-nh.ready
-		if nh.cc != nil {
-			nh.cc.Stop()
-		}
-	}
 }

@@ -102,9 +102,11 @@ func (r *Router) streamBounds(ctx context.Context, nh *nsHistory) (first, last u
 
 // replay returns the retained events of room with seq > since, oldest
 // first: at most the room's last max_msgs, and at least every event up to
-// pos (the live consumer's position when the member was registered), so
-// that together with the events held since then nothing is missed.
-// recovered is false when events after since may have been dropped.
+// pos (the newest the room delivered before the member was registered) and
+// up to the stream's last sequence when replay began (the events after it
+// were republished to the room's subscription, which was in force by then,
+// and are held). So, with the held events, nothing is missed. recovered is
+// false when events after since may have been dropped.
 func (r *Router) replay(ctx context.Context, nh *nsHistory, room string, since, pos uint64) ([]histEvent, bool, error) {
 	first, last, err := r.streamBounds(ctx, nh)
 	if err != nil {
@@ -143,15 +145,16 @@ func (r *Router) replay(ctx context.Context, nh *nsHistory, room string, since, 
 			return nil, false, err
 		}
 	}
-	// A replica answering the batch gets may lag behind the live consumer:
-	// ask the stream leader for any event up to pos the scan did not see.
+	// A replica answering the batch gets may lag behind the leader: ask the
+	// leader for any event up to the bound the scan did not see.
+	bound := max(pos, last)
 	next := max(w.last(), since)
-	for next < pos {
+	for next < bound {
 		he, ok, err := r.leaderNext(ctx, nh, filter, next+1)
 		if err != nil {
 			return nil, false, err
 		}
-		if !ok || he.ev.Seq > pos {
+		if !ok || he.ev.Seq > bound {
 			break
 		}
 		if len(w.buf) == w.n {
@@ -326,10 +329,10 @@ func (rm *room) goLive(s *Socket, c *catchup, last uint64) bool {
 		}
 	}
 	c.held = nil
-	if s.hist.pos.Load() >= last {
+	if rm.pos >= last {
 		delete(rm.catching, s)
 	} else {
-		// The replay read events the live consumer has not brought yet.
+		// The replay read events the subscription has not brought yet.
 		c.live, c.floor = true, last
 	}
 	return true

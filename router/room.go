@@ -14,7 +14,7 @@ import (
 // to its presence notices. A room exists while it has local members.
 type room struct {
 	name string
-	sub  *nats.Subscription // P.{ns}.room.{room}.*; nil where the namespace keeps history; immutable
+	sub  *nats.Subscription // P.{ns}.room.{room}.*, or P.$routerd.hist.{ns}.room.{room}.* with history; immutable
 	pres *nats.Subscription // P.{ns}.presence.{room}; nil without presence events; immutable
 
 	ready chan struct{} // closed once the server confirmed the subscriptions
@@ -30,6 +30,9 @@ type room struct {
 	// catching holds the live events for members whose history replay is
 	// running (history namespaces); guarded by mu.
 	catching map[*Socket]*catchup
+	// pos is the seq of the newest event delivered (history namespaces);
+	// guarded by mu.
+	pos uint64
 }
 
 // remoteMember is a room member held by another node.
@@ -39,8 +42,8 @@ type remoteMember struct {
 }
 
 // add makes s a member. With c, live events are held in c until the
-// member's replay is done; pos is then the live consumer's position at that
-// moment (see nsHistory.pos).
+// member's replay is done; pos is then the seq of the newest event the room
+// delivered before.
 func (rm *room) add(s *Socket, c *catchup) (pos uint64) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
@@ -51,7 +54,7 @@ func (rm *room) add(s *Socket, c *catchup) (pos uint64) {
 			rm.catching = make(map[*Socket]*catchup)
 		}
 		rm.catching[s] = c
-		return s.hist.pos.Load()
+		return rm.pos
 	}
 	return 0
 }
@@ -136,22 +139,24 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 	return rm, pos, nil
 }
 
-// openRoom subscribes to a room: to its events, unless the namespace keeps
-// history (the namespace's consumer brings those), and to its presence
+// openRoom subscribes to a room: to its events (as the history stream
+// republishes them, where the namespace keeps history), and to its presence
 // notices where there are presence events. space.mu must be held.
 func (r *Router) openRoom(sp *space, name string) (*room, error) {
 	tok := Escape(name)
 	ch := r.shardFor(roomKey(sp.name, name))
 	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int), remote: make(map[string]remoteMember)}
+	events := r.subj.roomSub(sp.name, tok)
+	if sp.policy.History != nil {
+		events = r.subj.storedRoomSub(sp.name, tok)
+	}
 	var err error
-	if sp.policy.History == nil {
-		if rm.sub, err = r.nc.ChanSubscribe(r.subj.roomSub(sp.name, tok), ch); err != nil {
-			return nil, natsError(err)
-		}
+	if rm.sub, err = r.nc.ChanSubscribe(events, ch); err != nil {
+		return nil, natsError(err)
 	}
 	if sp.policy.PresenceEvents {
 		if rm.pres, err = r.nc.ChanSubscribe(r.subj.presenceSub(sp.name, tok), ch); err != nil {
-			rm.unsubscribe()
+			_ = rm.sub.Unsubscribe()
 			return nil, natsError(err)
 		}
 	}
@@ -190,9 +195,7 @@ func (r *Router) dropMember(s *Socket, name string) bool {
 
 // unsubscribe ends the room's subscriptions.
 func (rm *room) unsubscribe() {
-	if rm.sub != nil {
-		_ = rm.sub.Unsubscribe()
-	}
+	_ = rm.sub.Unsubscribe()
 	if rm.pres != nil {
 		_ = rm.pres.Unsubscribe()
 	}

@@ -77,8 +77,6 @@ type Router struct {
 	sysSub  []*nats.Subscription
 
 	streams sync.Map // names of the history streams made or checked
-	hmu     sync.Mutex
-	hists   map[string]*nsHistory // running histories by namespace; guarded by hmu
 }
 
 // shardQueue bounds each dispatcher's input. nats.go drops (and reports a
@@ -97,7 +95,6 @@ func New(o Options) *Router {
 	r := &Router{
 		nc:     o.Conn,
 		js:     js,
-		hists:  make(map[string]*nsHistory),
 		cfg:    o.Config,
 		subj:   NewSubjects(o.Config.NATS.Prefix),
 		node:   o.Config.Node.Name,
@@ -163,7 +160,6 @@ func (r *Router) Close() {
 	for _, s := range all {
 		s.detach("shutdown", true)
 	}
-	r.stopHistories()
 	r.nodes.stop()
 	for _, sub := range r.sysSub {
 		_ = sub.Unsubscribe()

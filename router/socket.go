@@ -86,17 +86,15 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 	}
 	s := &Socket{r: r, conn: conn, ns: ns, sid: RandomID(), id: id, policy: policy}
 	if policy.History != nil {
-		if s.hist, err = r.acquireHistory(ctx, ns, *policy.History); err != nil {
+		if s.hist, err = r.historyOf(ctx, ns, *policy.History); err != nil {
 			return nil, err
 		}
 	}
 	if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
-		s.releaseHistory()
 		return nil, natsError(err)
 	}
 	if err := r.attachSocket(s, policy); err != nil {
 		_ = s.sub.Unsubscribe()
-		s.releaseHistory()
 		return nil, err
 	}
 	// No flush: whoever learns the sid learns it from something published
@@ -180,7 +178,6 @@ func (s *Socket) detach(reason string, tell bool) {
 	}
 	_ = s.sub.Unsubscribe()
 	s.r.removeSocket(s)
-	s.releaseHistory()
 	s.r.m.SocketDown(s.ns)
 	s.r.notice(s.r.subj.Lifecycle(s.ns, "disconnect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
 	if tell {
@@ -197,13 +194,6 @@ func checkClientEvent(event string) error {
 		return Errorf(CodeInvalidName, "event names starting with $ are reserved")
 	}
 	return nil
-}
-
-// releaseHistory drops the socket's use of its namespace's history.
-func (s *Socket) releaseHistory() {
-	if s.hist != nil {
-		s.r.releaseHistory(s.hist)
-	}
 }
 
 // mayJoin applies the client policy of a join: client_join and the token's

@@ -94,6 +94,26 @@ func (s Subjects) presenceSub(ns, roomToken string) string {
 }
 func (s Subjects) ctlSub() string { return s.join("*", kindCtl, "*") }
 
+// storedToken follows sysToken in the subjects a history stream republishes
+// its rooms' events to: P.$routerd.hist.{ns}.room.{room}.{event}.
+const storedToken = "hist"
+
+// storedRoomSub subscribes to the events of a room as its history stream
+// republishes them.
+func (s Subjects) storedRoomSub(ns, roomToken string) string {
+	return s.join(sysToken, storedToken, ns, kindRoom, roomToken, "*")
+}
+
+// unstored maps a republished subject back to the room subject it was
+// stored under; ok is false for any other subject.
+func (s Subjects) unstored(subject string) (string, bool) {
+	head := s.prefix + "." + sysToken + "." + storedToken + "."
+	if !strings.HasPrefix(subject, head) {
+		return "", false
+	}
+	return s.prefix + "." + subject[len(head):], true
+}
+
 // sys is a node-to-node subject: P.$routerd.{what}.
 func (s Subjects) sys(what string) string { return s.join(sysToken, what) }
 
