@@ -6,12 +6,17 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/daemon"
 	rt "github.com/routerd/routerd/internal/routertest"
 )
 
@@ -449,5 +454,77 @@ func TestHistoryBurstBeyondRetention(t *testing.T) {
 			t.Fatalf("event %d: %v after seq %v", i, ev, last)
 		}
 		last = ev.Num("seq")
+	}
+}
+
+// TestHistoryVariants: history on glob namespaces (stream made at the first
+// connect), with nats.users, on an external NATS with JetStream, and for
+// rooms joined by ctl.
+func TestHistoryVariants(t *testing.T) {
+	glob := func(t *testing.T) *rt.Node {
+		cfg := historyConfig(t, t.TempDir(), 10)
+		ns := cfg.Namespaces["hist"]
+		delete(cfg.Namespaces, "hist")
+		cfg.Namespaces["tenant-*"] = ns
+		return rt.Start(t, cfg)
+	}
+	for _, tc := range []struct {
+		name  string
+		ns    string
+		start func(t *testing.T) *rt.Node
+	}{
+		{"glob", "tenant-a", glob},
+		{"users", "hist", func(t *testing.T) *rt.Node {
+			cfg := historyConfig(t, t.TempDir(), 10)
+			cfg.NATS.Users = []config.User{{User: "hist", Password: "pw", Namespaces: []string{"hist"}}}
+			return rt.Start(t, cfg)
+		}},
+		{"external", "hist", func(t *testing.T) *rt.Node {
+			bus, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go bus.Start()
+			if !bus.ReadyForConnections(10 * time.Second) {
+				t.Fatal("external nats-server not ready")
+			}
+			t.Cleanup(bus.Shutdown)
+			cfg := historyConfig(t, "", 10)
+			cfg.NATS.JetStream.Enabled = false
+			cfg.NATS.URL = []string{bus.ClientURL()}
+			return rt.Start(t, cfg)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.start(t)
+			a := n.Dial()
+			sid := a.Connect(tc.ns)
+			a.Join(tc.ns, "r")
+			ack := a.MustAck(map[string]any{"type": "emit", "ns": tc.ns, "room": "r", "event": "msg", "data": 1, "self": true})
+			seq := ack["data"].(map[string]any)["seq"].(float64)
+			if ev := a.Next(rt.IsEvent("msg")); ev.Num("seq") != seq {
+				t.Errorf("event %v, want seq %v", ev, seq)
+			}
+			// A backend (ctl) puts a second socket in the room; it then
+			// gets live events with seq, and can page back.
+			b := n.Dial()
+			bsid := b.Connect(tc.ns)
+			var opts []nats.Option
+			if tc.name == "users" {
+				opts = []nats.Option{nats.UserInfo("hist", "pw"), nats.CustomInboxPrefix(daemon.InboxPrefix("hist"))}
+			}
+			reply, err := n.Backend(opts...).Request("router."+tc.ns+".ctl.join", []byte(fmt.Sprintf(`{"sid":%q,"room":"r"}`, bsid)), rt.Wait)
+			if err != nil || !strings.Contains(string(reply.Data), `"count":1`) {
+				t.Fatalf("ctl join: %v %s", err, reply.Data)
+			}
+			a.MustAck(map[string]any{"type": "emit", "ns": tc.ns, "room": "r", "event": "msg", "data": 2})
+			if ev := b.Next(rt.IsEvent("msg")); ev.Num("seq") <= seq || ev.Str("from") != sid {
+				t.Errorf("event after ctl join %v", ev)
+			}
+			h := b.MustAck(map[string]any{"type": "history", "ns": tc.ns, "room": "r"})
+			if got := len(h["data"].(map[string]any)["events"].([]any)); got != 2 {
+				t.Errorf("history holds %d events: %v", got, h)
+			}
+		})
 	}
 }
