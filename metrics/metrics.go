@@ -26,6 +26,9 @@ type Metrics struct {
 	errors        *prometheus.CounterVec
 	natsConnected prometheus.Gauge
 	ackRTT        prometheus.Histogram
+	replays       *prometheus.CounterVec
+	replayed      prometheus.Counter
+	replayTime    prometheus.Histogram
 }
 
 // New creates the collectors and registers them on reg.
@@ -61,6 +64,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "routerd_ack_roundtrip_seconds", Help: "Round trip of server-bound requests to backends.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
 	}
+	m.replays = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "routerd_history_replays_total", Help: "Joins with since, by outcome: recovered, not_recovered, failed."}, []string{"outcome"})
+	m.replayed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "routerd_history_replayed_events_total", Help: "Stored events replayed to joining sockets."})
+	m.replayTime = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "routerd_history_replay_seconds", Help: "Time from a join with since to live delivery.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)})
+	reg.MustRegister(m.replays, m.replayed, m.replayTime)
 	m.eventsOut = m.framesOut.WithLabelValues("event")
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "routerd_fanout_seconds", Help: "Time to queue one NATS message to every local recipient.",
@@ -204,5 +215,15 @@ func (m *Metrics) NATSConnected(up bool) {
 func (m *Metrics) AckRoundTrip(d time.Duration) {
 	if m != nil {
 		m.ackRTT.Observe(d.Seconds())
+	}
+}
+
+// Replayed records one join with since: its outcome (recovered,
+// not_recovered, failed), the events replayed and how long it took.
+func (m *Metrics) Replayed(outcome string, events int, d time.Duration) {
+	if m != nil {
+		m.replays.WithLabelValues(outcome).Inc()
+		m.replayed.Add(float64(events))
+		m.replayTime.Observe(d.Seconds())
 	}
 }

@@ -282,6 +282,7 @@ type Pacer interface {
 // then switches the member to live delivery: the live events that arrive
 // meanwhile are held, and those the replay already covered are dropped.
 func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since uint64) (bool, error) {
+	start := time.Now()
 	c := &catchup{}
 	rm, pos, err := r.joinRoom(ctx, s, room, c)
 	if err != nil || rm == nil {
@@ -289,24 +290,36 @@ func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since u
 		return err == nil, err
 	}
 	evs, recovered, err := r.replay(ctx, s.hist, room, since, pos)
-	if err != nil {
-		r.log.Warn("replay", "ns", s.ns, "room", room, "err", err)
-		r.leaveRoom(s, room)
-		return false, Errorf(CodeUnavailable, "the room history is unavailable")
+	if err == nil {
+		err = r.sendReplay(ctx, s, evs)
 	}
-	last := since
-	if err := r.sendReplay(ctx, s, evs); err != nil {
+	if err == nil && !rm.goLive(s, c, lastSeq(evs, since)) {
+		err = Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
+	}
+	if err != nil {
 		r.leaveRoom(s, room)
+		r.m.Replayed("failed", 0, time.Since(start))
+		var perr *Error
+		if !errors.As(err, &perr) {
+			r.log.Warn("replay", "ns", s.ns, "room", room, "err", err)
+			err = Errorf(CodeUnavailable, "the room history is unavailable")
+		}
 		return false, err
 	}
-	if len(evs) > 0 {
-		last = max(last, evs[len(evs)-1].ev.Seq)
+	outcome := "recovered"
+	if !recovered {
+		outcome = "not_recovered"
 	}
-	if !rm.goLive(s, c, last) {
-		r.leaveRoom(s, room)
-		return false, Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
-	}
+	r.m.Replayed(outcome, len(evs), time.Since(start))
 	return recovered, nil
+}
+
+// lastSeq is the seq of the last event of evs, or since when there is none.
+func lastSeq(evs []histEvent, since uint64) uint64 {
+	if len(evs) == 0 {
+		return since
+	}
+	return max(since, evs[len(evs)-1].ev.Seq)
 }
 
 // goLive ends the catch-up of member s, whose replay went up to seq last:
@@ -359,6 +372,5 @@ func (r *Router) sendReplay(ctx context.Context, s *Socket, evs []histEvent) err
 			room--
 		}
 	}
-	r.m.Delivered(len(evs), 0)
 	return nil
 }
