@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,7 @@ const (
 type conn struct {
 	srv  *Server
 	ws   *websocket.Conn
+	br   *bufio.Reader // what ws reads through; nil when gorilla made its own
 	q    *sendQueue
 	info router.ConnInfo
 	ctx  context.Context // ends with the connection
@@ -110,7 +112,8 @@ func (c *conn) close(code int, text, reason string) {
 // run serves the connection until it ends.
 func (c *conn) run() {
 	defer c.srv.m.ConnectionClosed()
-	c.sendFrame("hello", helloFrame{Type: "hello", Version: "1", Node: c.srv.r.Node(), MaxFrameBytes: c.srv.cfg.Limits.MaxFrameBytes})
+	c.srv.m.FrameOut("hello")
+	c.Send(c.srv.hello)
 	c.ping = time.AfterFunc(c.srv.cfg.HTTP.PingInterval, c.sendPing)
 	c.readLoop()
 	c.stop()
@@ -128,61 +131,92 @@ func (c *conn) run() {
 	_ = c.ws.Close()
 }
 
+// readLoop reads client messages until the connection ends. The reading
+// goroutine spends its life waiting, and a goroutine's stack never shrinks
+// back once grown (the runtime only halves stacks that are at most a quarter
+// used), so it keeps to shallow calls: it waits until the socket is readable
+// and hands reading and handling the message, which need a deep stack
+// (gorilla's frame reader, JSON, router calls), to a pooled worker. Its stack
+// stays at the initial 2 KiB. Without a raw socket to wait on (TLS) it reads
+// itself and only the handling goes to a worker.
 func (c *conn) readLoop() {
 	c.ws.SetReadLimit(int64(c.srv.cfg.Limits.MaxFrameBytes))
-	c.ws.SetPongHandler(func(string) error {
-		if !c.closeStart.Load() {
-			err := c.ws.SetReadDeadline(time.Time{})
-			c.pongDue.Store(false)
-			return err
+	c.ws.SetPongHandler(c.onPong)
+	ready := newReadiness(c.ws.UnderlyingConn())
+	if ready == nil || c.br == nil {
+		for c.readMessage(false) {
 		}
-		return nil
-	})
+		return
+	}
+	read := func() { c.handled <- c.readMessage(true) }
 	for {
-		typ, msg, err := c.ws.ReadMessage()
-		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.srv.m.Closed("too_large")
+		if c.br.Buffered() == 0 {
+			if err := ready.wait(); err != nil {
+				c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
+				return
 			}
-			c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
-			return
 		}
-		if typ != websocket.TextMessage {
-			c.replyError(0, "", router.Errorf(router.CodeBadFrame, "binary messages are not supported; send JSON text"))
-			continue
-		}
-		if !c.handleMessage(msg) {
+		c.srv.workers.run(read)
+		if !<-c.handled {
 			return
 		}
 	}
 }
 
-// handleMessage processes the frames of one client message on a worker
-// goroutine and waits for it: frame handling (JSON decoding, router calls)
-// needs a deep stack, and a goroutine's stack never shrinks below what its
-// idle depth uses, so the reader, which spends its life parked in a read,
-// keeps a small one. It reports false once the connection is closing.
-func (c *conn) handleMessage(msg []byte) bool {
-	c.srv.workers.run(func() {
-		defer func() {
-			// A frame that trips a bug ends its connection (1011), not
-			// the daemon.
-			if v := recover(); v != nil {
-				c.srv.log.Error("frame handling panicked", "remote", c.info.RemoteAddr, "panic", v)
-				c.close(websocket.CloseInternalServerErr, "internal error", "panic")
-				c.handled <- false
-			}
-		}()
-		for _, f := range splitMessage(msg) {
-			if c.closeStart.Load() {
-				c.handled <- false
-				return
-			}
-			c.handle(f)
+// onPong clears the pong deadline.
+func (c *conn) onPong(string) error {
+	if !c.closeStart.Load() {
+		err := c.ws.SetReadDeadline(time.Time{})
+		c.pongDue.Store(false)
+		return err
+	}
+	return nil
+}
+
+// readMessage reads one client message and handles its frames, on a worker
+// when onWorker, else handing them to one. It reports false once the
+// connection is ending.
+func (c *conn) readMessage(onWorker bool) bool {
+	if onWorker && c.skipControl() {
+		return true
+	}
+	typ, msg, err := c.ws.ReadMessage()
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			c.srv.m.Closed("too_large")
 		}
-		c.handled <- true
-	})
+		c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
+		return false
+	}
+	if typ != websocket.TextMessage {
+		c.replyError(0, "", router.Errorf(router.CodeBadFrame, "binary messages are not supported; send JSON text"))
+		return true
+	}
+	if onWorker {
+		return c.handleFrames(msg)
+	}
+	c.srv.workers.run(func() { c.handled <- c.handleFrames(msg) })
 	return <-c.handled
+}
+
+// handleFrames handles the frames of one client message. A frame that
+// trips a bug ends its connection (1011), not the daemon. It reports false
+// once the connection is closing.
+func (c *conn) handleFrames(msg []byte) (open bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.log.Error("frame handling panicked", "remote", c.info.RemoteAddr, "panic", v)
+			c.close(websocket.CloseInternalServerErr, "internal error", "panic")
+			open = false
+		}
+	}()
+	for _, f := range splitMessage(msg) {
+		if c.closeStart.Load() {
+			return false
+		}
+		c.handle(f)
+	}
+	return true
 }
 
 // sendPing runs on the ping timer: it arms the pong deadline (once per

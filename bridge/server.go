@@ -41,6 +41,7 @@ type Server struct {
 	codec   router.Codec
 	up      websocket.Upgrader
 	workers *workers // run client frame handling
+	hello   []byte   // the hello frame, the same for every connection
 
 	origins     map[string]bool // allowed Origin values; empty allows any
 	keepHeaders bool            // a namespace authenticates with a backend, which may want them
@@ -69,6 +70,7 @@ func New(o Options) *Server {
 		origins: make(map[string]bool),
 		conns:   make(map[*conn]struct{}),
 	}
+	s.hello = encode(helloFrame{Type: "hello", Version: "1", Node: o.Router.Node(), MaxFrameBytes: o.Config.Limits.MaxFrameBytes})
 	for _, o := range o.Config.HTTP.AllowedOrigins {
 		s.origins[o] = true
 	}
@@ -79,11 +81,13 @@ func New(o Options) *Server {
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
-		ReadBufferSize:   512, // client frames are small; a larger one is read in several calls
-		WriteBufferSize:  16 << 10,
-		WriteBufferPool:  &sync.Pool{},
-		Subprotocols:     []string{Subprotocol},
-		CheckOrigin:      s.checkOrigin,
+		// ReadBufferSize 0: gorilla reads through the bufio.Reader that
+		// hijack hands it (readBufferSize bytes), which the reader checks
+		// for buffered data before it parks (conn.waitReadable).
+		WriteBufferSize: 16 << 10,
+		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{Subprotocol},
+		CheckOrigin:     s.checkOrigin,
 	}
 	return s
 }
@@ -112,7 +116,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := s.up.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w}
+	ws, err := s.up.Upgrade(hw, r, nil)
 	if err != nil {
 		s.open.Add(-1)
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
@@ -123,6 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		srv:     s,
 		ws:      ws,
+		br:      hw.br,
 		q:       newSendQueue(s.cfg.Limits.SendQueue),
 		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
 		ctx:     ctx,

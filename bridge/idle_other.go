@@ -1,0 +1,12 @@
+//go:build !unix
+
+package bridge
+
+import "net"
+
+// readiness is not available here: the reader parks inside gorilla.
+type readiness struct{}
+
+func newReadiness(net.Conn) *readiness { return nil }
+
+func (*readiness) wait() error { return nil }
