@@ -17,11 +17,11 @@ type sendQueue struct {
 	limit   int           // most frames queued at once
 	running bool          // a flusher owns the write side; guarded by mu
 	closed  bool          // takes no more frames; guarded by mu
-	taken   chan struct{} // signalled when take made room
+	taken   chan struct{} // signalled when take made room; made by the first wait; guarded by mu
 }
 
 func newSendQueue(limit int) *sendQueue {
-	return &sendQueue{limit: limit, taken: make(chan struct{}, 1)}
+	return &sendQueue{limit: limit}
 }
 
 var errQueueClosed = errors.New("connection closed")
@@ -32,7 +32,10 @@ func (q *sendQueue) wait(ctx context.Context, n int) (int, error) {
 	want := max(min(n, q.limit/2), 1)
 	for {
 		q.mu.Lock()
-		free, closed := q.limit-len(q.frames), q.closed
+		if q.taken == nil {
+			q.taken = make(chan struct{}, 1)
+		}
+		taken, free, closed := q.taken, q.limit-len(q.frames), q.closed
 		q.mu.Unlock()
 		switch {
 		case closed:
@@ -41,7 +44,7 @@ func (q *sendQueue) wait(ctx context.Context, n int) (int, error) {
 			return min(free, n), nil
 		}
 		select {
-		case <-q.taken:
+		case <-taken:
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
@@ -94,7 +97,7 @@ func (q *sendQueue) take(dst [][]byte, maxBytes int) [][]byte {
 	clear(q.frames[rest:])
 	q.frames = q.frames[:rest]
 	select {
-	case q.taken <- struct{}{}:
+	case q.taken <- struct{}{}: // nil (never ready) until someone waits
 	default:
 	}
 	return dst

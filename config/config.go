@@ -87,11 +87,18 @@ type NATS struct {
 	Listen string `koanf:"listen"`
 	// URL lists external NATS servers (comma-separated in one string, or a
 	// YAML list). When set nothing is embedded.
-	URL       []string  `koanf:"url"`
-	Prefix    string    `koanf:"prefix"` // default router
-	Cluster   Cluster   `koanf:"cluster"`
-	JetStream JetStream `koanf:"jetstream"`
-	Users     []User    `koanf:"users"`
+	URL    []string `koanf:"url"`
+	Prefix string   `koanf:"prefix"` // default router
+	// SocketSubscriptions chooses how a node listens on the socket subjects
+	// (extension): per_socket (default), one subscription per socket, so a
+	// direct message reaches only the node holding the socket; or
+	// per_namespace, one subscription per namespace per node (about 1 KiB
+	// less per connection), so every node with sockets in the namespace
+	// receives every direct message and drops those for others.
+	SocketSubscriptions string    `koanf:"socket_subscriptions"`
+	Cluster             Cluster   `koanf:"cluster"`
+	JetStream           JetStream `koanf:"jetstream"`
+	Users               []User    `koanf:"users"`
 	// TLS for the embedded server's client port (extension).
 	TLS TLSFiles `koanf:"tls"`
 }
@@ -184,6 +191,9 @@ type SocketIO struct {
 
 // Policy values.
 const (
+	SocketsPerSocket    = "per_socket"
+	SocketsPerNamespace = "per_namespace"
+
 	AuthNone    = "none"
 	AuthJWT     = "jwt"
 	AuthBackend = "backend"

@@ -25,9 +25,10 @@ func Default() Config {
 			HandshakeTimeout: 10 * time.Second,
 		},
 		NATS: NATS{
-			Listen:    "127.0.0.1:4222",
-			Prefix:    "router",
-			JetStream: JetStream{Storage: "file"},
+			Listen:              "127.0.0.1:4222",
+			Prefix:              "router",
+			SocketSubscriptions: SocketsPerSocket,
+			JetStream:           JetStream{Storage: "file"},
 		},
 		Limits: Limits{
 			MaxFrameBytes:     65536,

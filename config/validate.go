@@ -87,6 +87,7 @@ func (c *Config) validateNATS(p *Problems) {
 	}
 
 	oneOf(p, "nats.jetstream.storage", n.JetStream.Storage, "file", "memory")
+	oneOf(p, "nats.socket_subscriptions", n.SocketSubscriptions, SocketsPerSocket, SocketsPerNamespace)
 	tlsPair(p, "nats.tls", n.TLS)
 
 	if external && len(n.Users) > 0 {

@@ -171,8 +171,9 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	s := sp.sockets[p.target]
+	live := m.Sub == sp.direct || (s != nil && m.Sub == s.sub)
 	sp.mu.RUnlock()
-	if s == nil || s.sub != m.Sub {
+	if s == nil || !live {
 		return
 	}
 	if ev, ok := r.event(sp, "", p, m); ok {

@@ -35,7 +35,7 @@ type Socket struct {
 	sid    string
 	id     Identity
 	policy config.Namespace
-	sub    *nats.Subscription // P.{ns}.socket.{sid}.*; set before the socket is visible
+	sub    *nats.Subscription // P.{ns}.socket.{sid}.*, nil with per_namespace socket subscriptions; set before the socket is visible
 	sp     *space             // set by attachSocket
 	hist   *nsHistory         // the namespace's history; nil without
 
@@ -90,11 +90,13 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
-		return nil, natsError(err)
+	if r.cfg.NATS.SocketSubscriptions != config.SocketsPerNamespace {
+		if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
+			return nil, natsError(err)
+		}
 	}
 	if err := r.attachSocket(s, policy); err != nil {
-		_ = s.sub.Unsubscribe()
+		s.unsubscribe()
 		return nil, err
 	}
 	// No flush: whoever learns the sid learns it from something published
@@ -176,7 +178,7 @@ func (s *Socket) detach(reason string, tell bool) {
 	for _, name := range rooms {
 		s.r.leaveRoom(s, name)
 	}
-	_ = s.sub.Unsubscribe()
+	s.unsubscribe()
 	s.r.removeSocket(s)
 	s.r.m.SocketDown(s.ns)
 	s.r.notice(s.r.subj.Lifecycle(s.ns, "disconnect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
@@ -194,6 +196,13 @@ func checkClientEvent(event string) error {
 		return Errorf(CodeInvalidName, "event names starting with $ are reserved")
 	}
 	return nil
+}
+
+// unsubscribe ends the socket's own subscription, if it has one.
+func (s *Socket) unsubscribe() {
+	if s.sub != nil {
+		_ = s.sub.Unsubscribe()
+	}
 }
 
 // mayJoin applies the client policy of a join: client_join and the token's

@@ -22,6 +22,7 @@ type space struct {
 	users   map[string]*userGroup // by user; guarded by mu
 	rooms   map[string]*room      // by name; guarded by mu
 	bcast   *nats.Subscription    // P.{ns}.broadcast.*; guarded by mu
+	direct  *nats.Subscription    // P.{ns}.socket.*.* with per_namespace socket subscriptions, else nil; guarded by mu
 }
 
 // userGroup is the local sockets of one user in a namespace, with the one
@@ -53,6 +54,12 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
 			return natsError(err)
 		}
 		sp.bcast = sub
+		if r.cfg.NATS.SocketSubscriptions == config.SocketsPerNamespace {
+			if sp.direct, err = r.nc.ChanSubscribe(r.subj.socketsSub(s.ns), r.shardFor(s.ns+"\x00s")); err != nil {
+				_ = sp.bcast.Unsubscribe()
+				return natsError(err)
+			}
+		}
 		r.spaces[s.ns] = sp
 		r.m.NamespaceUp(s.ns)
 	}
@@ -98,6 +105,9 @@ func (r *Router) removeSocket(s *Socket) {
 	sp.gone = true
 	delete(r.spaces, sp.name)
 	_ = sp.bcast.Unsubscribe()
+	if sp.direct != nil {
+		_ = sp.direct.Unsubscribe()
+	}
 	r.m.NamespaceDown(sp.name)
 }
 

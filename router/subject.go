@@ -87,6 +87,7 @@ func (s Subjects) Ctl(ns, op string) string { return s.join(ns, kindCtl, op) }
 // subscription patterns
 func (s Subjects) roomSub(ns, roomToken string) string { return s.join(ns, kindRoom, roomToken, "*") }
 func (s Subjects) socketSub(ns, sid string) string     { return s.join(ns, kindSocket, Escape(sid), "*") }
+func (s Subjects) socketsSub(ns string) string         { return s.join(ns, kindSocket, "*", "*") }
 func (s Subjects) userSub(ns, user string) string      { return s.join(ns, kindUser, Escape(user), "*") }
 func (s Subjects) broadcastSub(ns string) string       { return s.join(ns, kindBroadcast, "*") }
 func (s Subjects) presenceSub(ns, roomToken string) string {
