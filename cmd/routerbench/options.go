@@ -26,6 +26,7 @@ type options struct {
 	json        bool
 	out         string    // file the JSON object is appended to
 	concurrency int       // connections dialled at once
+	pipeline    bool      // v1: connect and join in one message, not waiting for hello
 	room        string    // room names are <room>-<n>
 	cpuProfile  string    // file for routerbench's own CPU profile
 	progress    io.Writer // where a run says what it is doing
@@ -42,6 +43,7 @@ func commonFlags(fs *flag.FlagSet) *options {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.out, "out", "", "also append the JSON object to this file (one line per run)")
 	fs.IntVar(&o.concurrency, "concurrency", 50, "connections dialled at once")
+	fs.BoolVar(&o.pipeline, "pipeline", false, "routerd protocol: send connect and join in one message at once, without waiting for hello or the connected reply (a client that pipelines its handshake; default: each step waits for its reply)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write routerbench's own CPU profile to this file")
 	fs.StringVar(&o.room, "room", "bench", "room names are PREFIX-0, PREFIX-1, ...")
 	return o
@@ -53,8 +55,11 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch o.protoName {
 	case "routerd":
-		o.proto = v1{}
+		o.proto = v1{pipeline: o.pipeline}
 	case "socketio":
+		if o.pipeline {
+			return fmt.Errorf("-pipeline: only with -proto routerd")
+		}
 		o.proto = socketIO{}
 		if !set["url"] {
 			o.url = defaultSocketIOURL

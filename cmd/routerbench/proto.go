@@ -39,7 +39,9 @@ func (in *inbound) reset() {
 }
 
 // v1 is routerd's WebSocket protocol (README, "WebSocket protocol (v1)").
-type v1 struct{}
+type v1 struct {
+	pipeline bool // attach sends connect and join at once
+}
 
 func (v1) subprotocols() []string { return []string{"routerd.v1"} }
 
@@ -52,16 +54,39 @@ type v1Reply struct {
 	Reason  string `json:"reason"`
 }
 
-func (v1) attach(c *conn, ns, room string) error {
-	if _, err := v1Await(c, func(f *v1Reply) bool { return f.Type == "hello" }); err != nil {
-		return err
-	}
+func (p v1) attach(c *conn, ns, room string) error {
 	steps := []struct {
 		frame string
 		want  string
 	}{
 		{fmt.Sprintf(`{"type":"connect","ns":%s,"id":1}`, jsonString(ns)), "connected"},
 		{fmt.Sprintf(`{"type":"join","ns":%s,"room":%s,"id":2}`, jsonString(ns), jsonString(room)), "ack"},
+	}
+	if p.pipeline {
+		// One message with both frames (SPEC §2 allows several per
+		// message); the replies may come in one message too.
+		if err := c.write([]byte(steps[0].frame + "\n" + steps[1].frame)); err != nil {
+			return err
+		}
+		replies := map[uint64]*v1Reply{}
+		_, err := v1Await(c, func(f *v1Reply) bool {
+			if f.ID != 0 && f.Type != "" {
+				replies[f.ID] = f
+			}
+			return len(replies) == len(steps)
+		})
+		if err != nil {
+			return err
+		}
+		for i, s := range steps {
+			if f := replies[uint64(i+1)]; f.Type != s.want {
+				return fmt.Errorf("%s: %s %s: %s", s.frame, f.Type, f.Code, f.Message)
+			}
+		}
+		return nil
+	}
+	if _, err := v1Await(c, func(f *v1Reply) bool { return f.Type == "hello" }); err != nil {
+		return err
 	}
 	for i, s := range steps {
 		if err := c.write([]byte(s.frame)); err != nil {

@@ -83,6 +83,11 @@ func TestConnectAndIdleAgainstRouterd(t *testing.T) {
 	if c := rep.Connect; c.PerSecond <= 0 || c.Latency.Count != 30 {
 		t.Errorf("connect: %+v", c)
 	}
+	// A client that pipelines connect and join in one message.
+	piped := testOptions(t, "-url", node.WSURL(), "-pipeline")
+	if rep, err := runConnect(context.Background(), piped, 30, 3); err != nil || rep.Connect.Latency.Count != 30 {
+		t.Fatalf("pipelined connect: %v %+v", err, rep)
+	}
 	rep, err = runIdle(context.Background(), o, 30, 3, 0)
 	if err != nil {
 		t.Fatal(err)
