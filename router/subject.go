@@ -115,6 +115,13 @@ func (s Subjects) unstored(subject string) (string, bool) {
 	return s.prefix + "." + subject[len(head):], true
 }
 
+// Internal is a subject of routerd's own node-to-node traffic,
+// P.$routerd.{tokens...}, for transports that talk across nodes; the tokens
+// must be valid subject tokens.
+func (s Subjects) Internal(tokens ...string) string {
+	return s.join(append([]string{sysToken}, tokens...)...)
+}
+
 // sys is a node-to-node subject: P.$routerd.{what}.
 func (s Subjects) sys(what string) string { return s.join(sysToken, what) }
 

@@ -4,9 +4,10 @@
 // socket.io-client connect unchanged. It maps Socket.IO namespaces and
 // events onto routerd namespaces and routing actions and drives package
 // router through the same Socket methods as the native bridge, so Socket.IO
-// and native sockets share rooms, presence and subjects. It never builds a
-// NATS subject; its only direct NATS use is the connection state recovery
-// store (a JetStream key-value bucket).
+// and native sockets share rooms, presence and subjects. Its own NATS use is
+// the connection state recovery store (a JetStream key-value bucket) and
+// forwarding long-polling requests to the node that holds their session
+// (forward.go), on subjects package router names.
 //
 // Lifecycle: New → (mounted on the HTTP mux; serves sessions) → Shutdown,
 // which closes every session and waits for their goroutines.
@@ -50,6 +51,8 @@ type Server struct {
 	m     *metrics.Metrics
 	up    websocket.Upgrader
 	store *recoveryStore // nil without recovery
+	tag   string         // this node's prefix of Engine.IO sids
+	fwd   *forwarding    // nil without NATS
 
 	listed  map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
 	derived *codec            // every other namespace ("/x" → x)
@@ -98,6 +101,13 @@ func New(o Options) *Server {
 	}
 	if history && o.NATS != nil {
 		s.store = newRecoveryStore(o.NATS, o.Config)
+	}
+	s.tag = router.RandomID()[:8]
+	if o.NATS != nil {
+		if err := s.startForwarding(o.NATS); err != nil {
+			s.log.Error("polling requests for other nodes' sessions cannot be forwarded", "err", err)
+			s.fwd = nil
+		}
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
@@ -163,8 +173,13 @@ func fail(w http.ResponseWriter, status, code int, message string) {
 }
 
 // ServeHTTP serves Engine.IO requests: handshakes, polls, posts and
-// WebSocket upgrades.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// WebSocket upgrades. A poll or post for a session of another node is
+// forwarded to it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) }
+
+// serve serves a request; forward says whether one for another node's
+// session may be forwarded (not when it was forwarded here).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 	origin := r.Header.Get("Origin")
 	if origin != "" && len(s.origins) > 0 && !s.origins[origin] {
 		s.m.Refused("origin")
@@ -211,6 +226,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.lookup(sid)
 	if sess == nil {
+		if tag := sidTag(sid); forward && s.fwd != nil && transport == "polling" && tag != s.tag {
+			s.forward(w, r, tag)
+			return
+		}
 		fail(w, http.StatusBadRequest, errSessionUnknown, "")
 		return
 	}
@@ -300,6 +319,7 @@ func (s *Server) lookup(sid string) *session {
 // queued, then close 1001; polling: the pending poll gets what is queued and
 // the close packet), and waits for them to end or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopForwarding()
 	s.mu.Lock()
 	s.draining.Store(true)
 	all := make([]*session, 0, len(s.sessions))

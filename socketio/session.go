@@ -77,7 +77,7 @@ func newSession(srv *Server, r *http.Request) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		srv:     srv,
-		id:      router.RandomID(),
+		id:      srv.tag + "." + router.RandomID(),
 		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
 		ctx:     ctx,
 		stop:    cancel,
