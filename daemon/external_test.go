@@ -13,13 +13,14 @@ import (
 	"github.com/routerd/routerd/internal/routertest"
 )
 
-// externalNATS runs a nats-server on port (0: a free one) as an external bus.
-func externalNATS(t *testing.T, port int) *server.Server {
+// externalNATS runs a nats-server on port (0: a free one) as an external
+// bus, with JetStream in storeDir unless it is "".
+func externalNATS(t *testing.T, port int, storeDir string) *server.Server {
 	t.Helper()
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true, JetStream: storeDir != "", StoreDir: storeDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func readyz(n *routertest.Node) int {
 // client stays connected, and traffic resumes by itself both ways.
 func TestExternalNATSOutage(t *testing.T) {
 	t.Parallel()
-	bus := externalNATS(t, 0)
+	bus := externalNATS(t, 0, "")
 	port := bus.Addr().(*net.TCPAddr).Port
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg := routertest.Config(t)
@@ -79,7 +80,7 @@ func TestExternalNATSOutage(t *testing.T) {
 	})
 	c.Barrier() // the WebSocket connection is still served
 
-	externalNATS(t, port)
+	externalNATS(t, port, "")
 	routertest.Eventually(t, "readyz 200 after NATS is back", func() error {
 		if code := readyz(n); code != http.StatusOK {
 			return fmt.Errorf("readyz %d", code)

@@ -9,9 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -480,15 +478,7 @@ func TestHistoryVariants(t *testing.T) {
 			return rt.Start(t, cfg)
 		}},
 		{"external", "hist", func(t *testing.T) *rt.Node {
-			bus, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			go bus.Start()
-			if !bus.ReadyForConnections(10 * time.Second) {
-				t.Fatal("external nats-server not ready")
-			}
-			t.Cleanup(bus.Shutdown)
+			bus := externalNATS(t, 0, t.TempDir())
 			cfg := historyConfig(t, "", 10)
 			cfg.NATS.JetStream.Enabled = false
 			cfg.NATS.URL = []string{bus.ClientURL()}
