@@ -187,6 +187,10 @@ type SocketIO struct {
 	// Events maps an event name to its routing action: join, leave, room,
 	// room_all, broadcast, broadcast_all, server.
 	Events map[string]string `koanf:"events"`
+	// ConnectTimeout closes a session that has not connected to a namespace
+	// within it, as Socket.IO's connectTimeout does (extension; default 45s,
+	// 0 never).
+	ConnectTimeout time.Duration `koanf:"connect_timeout"`
 }
 
 // Policy values.

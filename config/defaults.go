@@ -39,7 +39,7 @@ func Default() Config {
 			Rate:              Rate{PerSecond: 100, Burst: 200},
 			AckTimeout:        5 * time.Second,
 		},
-		SocketIO: SocketIO{Path: "/socket.io/"},
+		SocketIO: SocketIO{Path: "/socket.io/", ConnectTimeout: 45 * time.Second},
 	}
 }
 

@@ -128,5 +128,6 @@ func flagHelp() map[string]string {
 		"auth.jwt.public_key_file":    "PEM public key for RS256/ES256 jwt namespaces",
 		"socketio.enabled":            "serve the Socket.IO compatibility endpoint",
 		"socketio.path":               "path of the Socket.IO endpoint",
+		"socketio.connect_timeout":    "close a Socket.IO session that connects no namespace within this (0: never)",
 	}
 }

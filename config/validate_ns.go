@@ -78,6 +78,9 @@ func (c *Config) validateNamespaces(p *Problems) {
 func (c *Config) validateSocketIO(p *Problems) {
 	s := &c.SocketIO
 	absPath(p, "socketio.path", s.Path)
+	if s.ConnectTimeout < 0 {
+		p.add("socketio.connect_timeout", "must not be negative (0 never closes a session for it)")
+	}
 	for sioNS, name := range s.Namespaces {
 		key := "socketio.namespaces." + sioNS
 		if !strings.HasPrefix(sioNS, "/") {

@@ -414,3 +414,43 @@ func TestPath(t *testing.T) {
 		t.Fatalf("disabled: %d", status)
 	}
 }
+
+// TestServeClient: the socket.io-client bundles are served under the
+// endpoint's path, like a Socket.IO server's serveClient.
+func TestServeClient(t *testing.T) {
+	n := routertest.Start(t, sioConfig(t))
+	for _, name := range []string{"socket.io.js", "socket.io.min.js", "socket.io.esm.min.js"} {
+		status, body := httpDo(t, "GET", n.HTTPURL()+"/socket.io/"+name, "", nil)
+		if status != http.StatusOK || !strings.HasPrefix(body, "/*!\n * Socket.IO v4.8.1") {
+			t.Errorf("%s: %d %.40q", name, status, body)
+		}
+	}
+	if status, _ := httpDo(t, "GET", n.HTTPURL()+"/socket.io/other.js", "", nil); status != http.StatusNotFound {
+		t.Errorf("other.js: %d", status)
+	}
+	if status, body := httpDo(t, "GET", eioURL(n, "transport=polling"), "", nil); status != http.StatusOK || !strings.HasPrefix(body, "0{") {
+		t.Errorf("Engine.IO beside the bundles: %d %s", status, body)
+	}
+}
+
+// TestConnectTimeout: a session that connects no namespace within
+// socketio.connect_timeout is closed; one that did stays.
+func TestConnectTimeout(t *testing.T) {
+	cfg := sioConfig(t)
+	cfg.SocketIO.ConnectTimeout = 300 * time.Millisecond
+	cfg.HTTP.PingInterval = time.Second
+	n := routertest.Start(t, cfg)
+	idle := handshakePolling(t, n)
+	busy := handshakePolling(t, n)
+	busy.post("40")
+	if body := busy.get(); !strings.HasPrefix(body, `40{"sid":"`) {
+		t.Fatalf("connect reply %q", body)
+	}
+	if body := idle.get(); body != "1" {
+		t.Fatalf("idle session polled %q, want the close packet", body)
+	}
+	// The busy session outlives the timeout: its next poll is a ping (1s).
+	if body := busy.get(); body != "2" {
+		t.Fatalf("connected session polled %q, want a ping", body)
+	}
+}

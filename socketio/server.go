@@ -202,6 +202,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 			return
 		}
 	}
+	if name, ok := strings.CutPrefix(r.URL.Path, Pattern(s.cfg.SocketIO.Path)); ok && name != "" {
+		serveClient(w, r, name)
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("EIO") != "4" {
 		fail(w, http.StatusBadRequest, errUnsupportedProto, "")

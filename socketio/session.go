@@ -35,8 +35,9 @@ var (
 	closeParse       = closeReason{"parse_error", websocket.CloseProtocolError, false}
 	closePanic       = closeReason{"panic", websocket.CloseInternalServerErr, true}
 	closePingTimeout = closeReason{"ping_timeout", 0, true}
-	closeClient      = closeReason{"", websocket.CloseNormalClosure, false} // the client sent a close packet
-	closeGone        = closeReason{"", 0, true}                             // the transport ended
+	closeConnect     = closeReason{"connect_timeout", websocket.CloseNormalClosure, false} // no namespace connected in time
+	closeClient      = closeReason{"", websocket.CloseNormalClosure, false}                // the client sent a close packet
+	closeGone        = closeReason{"", 0, true}                                            // the transport ended
 )
 
 // session is one Engine.IO session: its send queue, heartbeat and current
@@ -67,6 +68,7 @@ type session struct {
 	why       closeReason          // set when closed; guarded by mu
 	pongDue   bool                 // a ping is unanswered; guarded by mu
 	heartbeat *time.Timer          // the next ping, or the pong deadline; guarded by mu
+	connectBy *time.Timer          // socketio.connect_timeout until the first namespace connects; guarded by mu
 	sockets   map[string]*nsSocket // by Socket.IO namespace; nil once torn down; guarded by mu
 	decoder   decoder              // Socket.IO packets being reassembled; guarded by handling
 	handling  sync.Mutex           // one Socket.IO packet at a time
@@ -120,6 +122,18 @@ func (s *session) start(websocketOnly bool) {
 	s.push(append([]byte{eioOpen}, b...))
 	s.mu.Lock()
 	s.heartbeat = time.AfterFunc(hc.PingInterval, s.beat)
+	if d := s.srv.cfg.SocketIO.ConnectTimeout; d > 0 {
+		s.connectBy = time.AfterFunc(d, func() { s.close(closeConnect) })
+	}
+	s.mu.Unlock()
+}
+
+// connected stops the connect timeout: a namespace is connected.
+func (s *session) connected() {
+	s.mu.Lock()
+	if s.connectBy != nil {
+		s.connectBy.Stop()
+	}
 	s.mu.Unlock()
 }
 
@@ -193,6 +207,9 @@ func (s *session) close(why closeReason) {
 	}
 	if s.heartbeat != nil {
 		s.heartbeat.Stop()
+	}
+	if s.connectBy != nil {
+		s.connectBy.Stop()
 	}
 	s.mu.Unlock()
 	if why.metric != "" {

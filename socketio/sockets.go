@@ -214,6 +214,7 @@ func (s *session) onConnect(pkt sioPacket) {
 		n.Detached(sock, "")
 		return
 	}
+	s.connected()
 	n.pid = s.srv.recover(s.ctx, sock, res)
 	s.srv.m.FrameOut("sio_connect")
 	s.push(connectUnit(pkt.nsp, sock.SID(), n.pid))
