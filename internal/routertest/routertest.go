@@ -352,13 +352,20 @@ func (c *Client) Drop(pred func(Frame) bool) {
 // Req sends frame v with a fresh id and returns its reply.
 func (c *Client) Req(v map[string]any) Frame {
 	c.t.Helper()
+	return c.ReqWithin(v, Wait)
+}
+
+// ReqWithin is Req waiting up to d for the reply, for requests the server
+// may take long to answer (an election in progress).
+func (c *Client) ReqWithin(v map[string]any, d time.Duration) Frame {
+	c.t.Helper()
 	c.mu.Lock()
 	c.nextID++
 	id := c.nextID
 	c.mu.Unlock()
 	v["id"] = id
 	c.Send(v)
-	return c.Next(IsReply(id))
+	return c.NextWithin(IsReply(id), d)
 }
 
 // MustAck sends v and fails unless the reply is an ack (or connected).
