@@ -107,3 +107,42 @@ func TestExternalNATSOutage(t *testing.T) {
 		t.Fatal("the socket was detached during the outage")
 	}
 }
+
+// TestExternalNATSLate starts a node whose external NATS is not up yet: it
+// serves, not ready, and works once NATS comes.
+func TestExternalNATSLate(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := routertest.Config(t)
+	cfg.NATS.URL = []string{fmt.Sprintf("nats://127.0.0.1:%d", port)}
+	n := routertest.Start(t, cfg)
+	if code := readyz(n); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz %d before NATS is up", code)
+	}
+	c := n.Dial() // WebSockets are served meanwhile
+
+	externalNATS(t, port, "")
+	routertest.Eventually(t, "readyz 200 once NATS is up", func() error {
+		if code := readyz(n); code != http.StatusOK {
+			return fmt.Errorf("readyz %d", code)
+		}
+		return nil
+	})
+	c.Connect("chat")
+	c.Join("chat", "lobby")
+	be := n.Backend()
+	routertest.Eventually(t, "backend events reach the client", func() error {
+		if err := be.Publish("router.chat.room.lobby.news", []byte(`1`)); err != nil {
+			return err
+		}
+		if !c.Has(routertest.IsEvent("news")) {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+}

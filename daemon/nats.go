@@ -207,6 +207,14 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 	if d.ns != nil && len(d.cfg.NATS.Users) > 0 {
 		extra = append(extra, nats.UserInfo(d.self.user, d.self.password))
 	}
+	if d.ns == nil {
+		// An external NATS may come up after routerd (containers start in
+		// any order): start anyway, not ready (/readyz 503) until connected.
+		extra = append(extra, nats.RetryOnFailedConnect(true), nats.ConnectHandler(func(nc *nats.Conn) {
+			d.m.NATSConnected(true)
+			log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted())
+		}))
+	}
 	nc, err := nats.Connect(url, append(extra,
 		nats.Name("routerd "+d.cfg.Node.Name),
 		nats.MaxReconnects(-1),
@@ -235,6 +243,10 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
-	d.m.NATSConnected(true)
+	if nc.IsConnected() {
+		d.m.NATSConnected(true)
+	} else {
+		log.Warn("NATS is not reachable yet: serving, not ready, until it is", "url", url)
+	}
 	return nc, nil
 }

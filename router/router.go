@@ -136,6 +136,9 @@ func (r *Router) Start(ctx context.Context) error {
 		return err
 	}
 	r.background(r.ensureStreams)
+	if !r.nc.IsConnected() {
+		return nil // the subscriptions are made when the connection is
+	}
 	if err := r.flush(ctx); err != nil {
 		return fmt.Errorf("router: confirm subscriptions: %w", err)
 	}
