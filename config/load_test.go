@@ -421,6 +421,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	cfg := Default()
 	cfg.NATS.JetStream.Enabled = true
+	cfg.NATS.Cluster = Cluster{Name: "c", Listen: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6223"}}
 	cfg.NATS.Users = []User{{User: "a", Password: "b", Namespaces: []string{"x-1"}}}
 	chat := DefaultNamespace()
 	chat.Direct = true

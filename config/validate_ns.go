@@ -67,6 +67,9 @@ func (c *Config) validateNamespaces(p *Problems) {
 				p.add(key+".history.max_age", "must not be negative (0 keeps events until max_msgs drops them)")
 			}
 			between(p, key+".history.replicas", h.Replicas, 1, 5)
+			if h.Replicas > 1 && h.Replicas <= 5 && len(c.NATS.URL) == 0 && c.NATS.Cluster.Listen == "" {
+				p.add(key+".history.replicas", "%d replicas need a cluster (nats.cluster) of at least %d nodes; one embedded server keeps 1", h.Replicas, h.Replicas)
+			}
 			if !jetStream {
 				p.add(key+".history", "requires nats.jetstream.enabled (or an external nats.url with JetStream)")
 			}
