@@ -13,25 +13,10 @@ import (
 // ping comes every ping_interval) and answers with everything queued, or
 // with a noop once a WebSocket probe succeeded, or with the close packet.
 func (s *session) poll(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	switch {
-	case s.ws != nil:
-		s.mu.Unlock()
-		fail(w, http.StatusBadRequest, errBadRequest, "")
-		return
-	case s.pollBusy:
-		s.mu.Unlock()
-		fail(w, http.StatusBadRequest, errBadRequest, "overlapping polls")
-		s.close(closeParse)
+	if !s.claim(w, &s.pollBusy, "overlapping polls") {
 		return
 	}
-	s.pollBusy = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.pollBusy = false
-		s.mu.Unlock()
-	}()
+	defer s.release(&s.pollBusy)
 	for {
 		units, closed, probing := s.takePoll()
 		if len(units) > 0 || closed || probing {
@@ -61,27 +46,41 @@ func (s *session) poll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// post serves a long-polling POST: the client's packets.
-func (s *session) post(w http.ResponseWriter, r *http.Request) {
+// claim marks a polling request in progress in busy (pollBusy or
+// postBusy, guarded by mu). It refuses one once the session is upgraded,
+// and one that overlaps another of its kind, which also ends the session,
+// as Engine.IO does.
+func (s *session) claim(w http.ResponseWriter, busy *bool, overlap string) bool {
 	s.mu.Lock()
 	switch {
 	case s.ws != nil:
 		s.mu.Unlock()
 		fail(w, http.StatusBadRequest, errBadRequest, "")
-		return
-	case s.postBusy:
+		return false
+	case *busy:
 		s.mu.Unlock()
-		fail(w, http.StatusBadRequest, errBadRequest, "overlapping posts")
+		fail(w, http.StatusBadRequest, errBadRequest, overlap)
 		s.close(closeParse)
+		return false
+	}
+	*busy = true
+	s.mu.Unlock()
+	return true
+}
+
+// release ends what claim marked.
+func (s *session) release(busy *bool) {
+	s.mu.Lock()
+	*busy = false
+	s.mu.Unlock()
+}
+
+// post serves a long-polling POST: the client's packets.
+func (s *session) post(w http.ResponseWriter, r *http.Request) {
+	if !s.claim(w, &s.postBusy, "overlapping posts") {
 		return
 	}
-	s.postBusy = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.postBusy = false
-		s.mu.Unlock()
-	}()
+	defer s.release(&s.postBusy)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.srv.cfg.Limits.MaxFrameBytes)))
 	var tooLarge *http.MaxBytesError
 	switch {
