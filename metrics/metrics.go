@@ -26,6 +26,8 @@ type Metrics struct {
 	errors        *prometheus.CounterVec
 	natsConnected prometheus.Gauge
 	ackRTT        prometheus.Histogram
+	peerSockets   prometheus.Gauge
+	nodes         prometheus.Gauge
 	replays       *prometheus.CounterVec
 	replayed      prometheus.Counter
 	replayTime    prometheus.Histogram
@@ -72,6 +74,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "routerd_history_replay_seconds", Help: "Time from a join with since to live delivery.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)})
 	reg.MustRegister(m.replays, m.replayed, m.replayTime)
+	m.peerSockets = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "routerd_peer_sockets", Help: "Sockets held by other nodes that this node knows of (to speak for them if their node dies)."})
+	m.nodes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "routerd_nodes", Help: "routerd nodes alive on the bus as heartbeats show, this one included; updated once a lost node's sockets are accounted for."})
+	reg.MustRegister(m.peerSockets, m.nodes)
 	m.eventsOut = m.framesOut.WithLabelValues("event")
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "routerd_fanout_seconds", Help: "Time to queue one NATS message to every local recipient.",
@@ -225,5 +232,20 @@ func (m *Metrics) Replayed(outcome string, events int, d time.Duration) {
 		m.replays.WithLabelValues(outcome).Inc()
 		m.replayed.Add(float64(events))
 		m.replayTime.Observe(d.Seconds())
+	}
+}
+
+// PeerSockets adds n (which may be negative) to the sockets known on other
+// nodes.
+func (m *Metrics) PeerSockets(n int) {
+	if m != nil {
+		m.peerSockets.Add(float64(n))
+	}
+}
+
+// Nodes sets the number of live routerd nodes.
+func (m *Metrics) Nodes(n int) {
+	if m != nil {
+		m.nodes.Set(float64(n))
 	}
 }

@@ -157,6 +157,14 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 	}
 	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(Member{SID: n.SID, User: n.User})}
 	rm.mu.Lock()
+	if header(m.Header, "Router-Reason") == reasonNodeLost {
+		// Published for a lost node's socket: its $leave is told once, here
+		// or by nodeGone, whichever comes first.
+		if _, ok := rm.remote[n.SID]; !ok || event != "$leave" {
+			rm.mu.Unlock()
+			return
+		}
+	}
 	if node := header(m.Header, "Router-Node-Id"); node != "" && node != r.nodes.id {
 		if event == "$join" {
 			rm.remote[n.SID] = remoteMember{node: node, user: n.User}

@@ -61,6 +61,7 @@ func (t *nodeTable) start() error {
 		return fmt.Errorf("router: subscribe node requests: %w", err)
 	}
 	t.subs = []*nats.Subscription{hb, sc}
+	r.m.Nodes(1)
 	t.publish(heartbeat{Probe: true})
 	r.wg.Add(1)
 	go t.loop()
@@ -110,6 +111,7 @@ func (t *nodeTable) loop() {
 			for _, id := range gone {
 				t.r.nodeGone(id)
 			}
+			t.r.m.Nodes(t.count())
 		}
 	}
 }
@@ -136,16 +138,36 @@ func (t *nodeTable) handleHeartbeat(m *nats.Msg) {
 		}
 	}
 	t.mu.Unlock()
-	if !known && !h.Leaving {
+	switch {
+	case !known && !h.Leaving:
 		t.r.log.Info("node joined", "node", h.Node, "id", h.ID)
+		t.r.background(func() { t.r.snapshotPeer(h.ID) })
+	case h.Leaving:
+		t.r.forgetPeer(h.ID) // it detached its sockets itself
 	}
 	for _, id := range gone {
 		t.r.log.Warn("node lost: restarted", "node", h.Node, "id", id)
 		t.r.nodeGone(id)
 	}
+	if !known || h.Leaving || len(gone) > 0 {
+		t.r.m.Nodes(t.count())
+	}
 	if h.Probe {
 		t.publish(heartbeat{})
 	}
+}
+
+// smallest reports whether this node's instance id is the smallest of the
+// live nodes: the one that speaks for a lost node.
+func (t *nodeTable) smallest() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id := range t.seen {
+		if id < t.id {
+			return false
+		}
+	}
+	return true
 }
 
 // count is the number of live nodes, this one included.
@@ -159,6 +181,8 @@ func (t *nodeTable) count() int {
 type scatterRequest struct {
 	NS     string `json:"ns"`
 	Op     string `json:"op"`
+	Node   string `json:"node,omitempty"`  // only this node answers (sockets)
+	After  string `json:"after,omitempty"` // sockets: the page after this key
 	SID    string `json:"sid,omitempty"`
 	User   string `json:"user,omitempty"`
 	Room   string `json:"room,omitempty"`
@@ -172,6 +196,8 @@ type scatterReply struct {
 	Count   int            `json:"count"`
 	Members []Member       `json:"members,omitempty"`
 	Rooms   map[string]int `json:"rooms,omitempty"`
+	Sockets []socketEntry  `json:"sockets,omitempty"`
+	After   string         `json:"after,omitempty"` // sockets: the next page's key; "" at the end
 	Error   *Error         `json:"error,omitempty"`
 }
 
@@ -230,6 +256,8 @@ func (r *Router) handleScatter(m *nats.Msg) {
 	rep := scatterReply{ID: r.nodes.id, Node: r.node}
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		rep.Error = Errorf(CodeBadFrame, "bad node request: %v", err)
+	} else if req.Node != "" && req.Node != r.nodes.id {
+		return // for another node
 	} else {
 		r.local(r.ctx, req, &rep)
 	}
@@ -249,6 +277,8 @@ func (r *Router) local(ctx context.Context, req scatterRequest, rep *scatterRepl
 		rep.Members = r.localMembers(req.NS, req.Room)
 	case "rooms":
 		rep.Rooms = r.localRooms(req.NS)
+	case "sockets":
+		rep.Sockets, rep.After = r.localSocketPage(req.After)
 	case "join":
 		for _, s := range r.localSockets(req.NS, selected) {
 			if _, _, err := r.joinRoom(ctx, s, req.Room, nil); err == nil {

@@ -264,6 +264,7 @@ func (r *Router) learnRemoteMembers(ns string, rm *room) {
 // nodeGone tells the local members of every room that the members another
 // node held have left: that node died (or restarted) without saying so.
 func (r *Router) nodeGone(id string) {
+	r.publishLoss(id)
 	r.mu.RLock()
 	spaces := make([]*space, 0, len(r.spaces))
 	for _, sp := range r.spaces {

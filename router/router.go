@@ -76,7 +76,8 @@ type Router struct {
 	closing bool              // Close has begun: no new sockets; guarded by mu
 	sysSub  []*nats.Subscription
 
-	streams sync.Map // names of the history streams made or checked
+	streams sync.Map    // names of the history streams made or checked
+	peers   peerTracker // the other nodes' sockets, for node loss
 }
 
 // shardQueue bounds each dispatcher's input. nats.go drops (and reports a
@@ -104,6 +105,7 @@ func New(o Options) *Router {
 		shards: make([]chan *nats.Msg, n),
 		seed:   maphash.MakeSeed(),
 		spaces: make(map[string]*space),
+		peers:  peerTracker{byNode: make(map[string]*peerSockets)},
 	}
 	for i := range r.shards {
 		r.shards[i] = make(chan *nats.Msg, shardQueue)
@@ -132,6 +134,11 @@ func (r *Router) Start(ctx context.Context) error {
 		return fmt.Errorf("router: subscribe ctl: %w", err)
 	}
 	r.sysSub = append(r.sysSub, ctl)
+	tracking, err := r.trackNotices()
+	if err != nil {
+		return fmt.Errorf("router: subscribe notices: %w", err)
+	}
+	r.sysSub = append(r.sysSub, tracking...)
 	if err := r.nodes.start(); err != nil {
 		return err
 	}

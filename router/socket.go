@@ -148,9 +148,13 @@ func (s *Socket) headers(room, event string) nats.Header {
 // notice publishes a presence or lifecycle notice about s. Notices are best
 // effort: a NATS failure is logged, not returned.
 func (r *Router) notice(subject string, s *Socket, room string, v any) {
-	m := &nats.Msg{Subject: subject, Data: marshal(v), Header: s.headers(room, "")}
+	r.publishNotice(&nats.Msg{Subject: subject, Data: marshal(v), Header: s.headers(room, "")})
+}
+
+// publishNotice publishes a notice, logging a failure.
+func (r *Router) publishNotice(m *nats.Msg) {
 	if err := r.nc.PublishMsg(m); err != nil {
-		r.log.Warn("publish notice", "subject", subject, "err", err)
+		r.log.Warn("publish notice", "subject", m.Subject, "err", err)
 	}
 }
 
