@@ -158,9 +158,10 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(Member{SID: n.SID, User: n.User})}
 	rm.mu.Lock()
 	if header(m.Header, "Router-Reason") == reasonNodeLost {
-		// Published for a lost node's socket: its $leave is told once, here
-		// or by nodeGone, whichever comes first.
-		if _, ok := rm.remote[n.SID]; !ok || event != "$leave" {
+		// Published for a lost node's socket: its $leave is told once, by
+		// nodeGone (which knew the member) or here, whichever comes first.
+		if _, ok := rm.told[n.SID]; ok || event != "$leave" {
+			delete(rm.told, n.SID)
 			rm.mu.Unlock()
 			return
 		}

@@ -27,6 +27,10 @@ type room struct {
 	// has presence events, so that their $leave can be told when their node
 	// dies; guarded by mu.
 	remote map[string]remoteMember
+	// told holds the members of a lost node whose $leave nodeGone told,
+	// until the node_lost notice published for them comes (and is not told
+	// again); guarded by mu.
+	told map[string]struct{}
 	// catching holds the live events for members whose history replay is
 	// running (history namespaces); guarded by mu.
 	catching map[*Socket]*catchup
@@ -287,6 +291,10 @@ func (r *Router) nodeGone(id string) {
 				if m.node == id {
 					lost = append(lost, Member{SID: sid, User: m.user})
 					delete(rm.remote, sid)
+					if rm.told == nil {
+						rm.told = make(map[string]struct{})
+					}
+					rm.told[sid] = struct{}{}
 				}
 			}
 			for _, m := range lost {
