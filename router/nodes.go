@@ -111,7 +111,11 @@ func (t *nodeTable) loop() {
 			for _, id := range gone {
 				t.r.nodeGone(id)
 			}
-			t.r.m.Nodes(t.count())
+			n := t.count()
+			t.r.m.Nodes(n)
+			if n == 1 && len(gone) > 0 {
+				t.r.unwatchPeers()
+			}
 		}
 	}
 }
@@ -141,6 +145,7 @@ func (t *nodeTable) handleHeartbeat(m *nats.Msg) {
 	switch {
 	case !known && !h.Leaving:
 		t.r.log.Info("node joined", "node", h.Node, "id", h.ID)
+		t.r.watchPeers()
 		t.r.background(func() { t.r.snapshotPeer(h.ID) })
 	case h.Leaving:
 		t.r.forgetPeer(h.ID) // it detached its sockets itself
@@ -150,7 +155,11 @@ func (t *nodeTable) handleHeartbeat(m *nats.Msg) {
 		t.r.nodeGone(id)
 	}
 	if !known || h.Leaving || len(gone) > 0 {
-		t.r.m.Nodes(t.count())
+		n := t.count()
+		t.r.m.Nodes(n)
+		if n == 1 {
+			t.r.unwatchPeers()
+		}
 	}
 	if h.Probe {
 		t.publish(heartbeat{})

@@ -42,10 +42,12 @@ type peerSockets struct {
 	sockets map[string]*peerSocket // by ns + "\x00" + sid
 }
 
-// peerTracker keeps the sockets of the other nodes.
+// peerTracker keeps the sockets of the other nodes, while there are other
+// nodes (a node alone does not listen to its own notices).
 type peerTracker struct {
 	mu     sync.Mutex
 	byNode map[string]*peerSockets // by instance id; guarded by mu
+	subs   []*nats.Subscription    // the notice subscriptions while watching; guarded by mu
 }
 
 // socketEntry is a socket in a snapshot reply.
@@ -93,21 +95,39 @@ func (p *peerSockets) drop(m *metrics.Metrics, ns, sid string) {
 	}
 }
 
-// trackNotices subscribes to every namespace's lifecycle and presence
-// notices.
-func (r *Router) trackNotices() ([]*nats.Subscription, error) {
-	var subs []*nats.Subscription
+// watchPeers subscribes to every namespace's lifecycle and presence notices
+// when the first other node appears (before that node's snapshot is asked,
+// so nothing falls between the two).
+func (r *Router) watchPeers() {
+	t := &r.peers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.subs != nil {
+		return
+	}
 	for _, kind := range []string{kindLifecycle, kindPresence} {
 		sub, err := r.nc.Subscribe(r.subj.join("*", kind, "*"), r.trackNotice)
 		if err != nil {
-			for _, s := range subs {
-				_ = s.Unsubscribe()
-			}
-			return nil, err
+			r.log.Error("subscribe to notices: lost nodes' sockets will get no notices", "err", err)
+			break
 		}
-		subs = append(subs, sub)
+		t.subs = append(t.subs, sub)
 	}
-	return subs, nil
+}
+
+// unwatchPeers stops tracking when no other node is left.
+func (r *Router) unwatchPeers() {
+	t := &r.peers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, sub := range t.subs {
+		_ = sub.Unsubscribe()
+	}
+	t.subs = nil
+	for id, p := range t.byNode {
+		r.m.PeerSockets(-len(p.sockets))
+		delete(t.byNode, id)
+	}
 }
 
 // trackNotice records another node's lifecycle or presence notice.

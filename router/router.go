@@ -134,11 +134,6 @@ func (r *Router) Start(ctx context.Context) error {
 		return fmt.Errorf("router: subscribe ctl: %w", err)
 	}
 	r.sysSub = append(r.sysSub, ctl)
-	tracking, err := r.trackNotices()
-	if err != nil {
-		return fmt.Errorf("router: subscribe notices: %w", err)
-	}
-	r.sysSub = append(r.sysSub, tracking...)
 	if err := r.nodes.start(); err != nil {
 		return err
 	}
@@ -171,6 +166,7 @@ func (r *Router) Close() {
 		s.detach("shutdown", true)
 	}
 	r.nodes.stop()
+	r.unwatchPeers()
 	for _, sub := range r.sysSub {
 		_ = sub.Unsubscribe()
 	}
