@@ -72,6 +72,10 @@ type HTTP struct {
 	// ChatPage serves the chat example page at / and the browser client at
 	// /client.js (extension, default false; on in the sample router.yaml).
 	ChatPage bool `koanf:"chat_page"`
+	// StaticDir serves the files of this directory at / (extension): an
+	// app's pages from the same origin as its WebSocket or Socket.IO
+	// endpoint, as a Socket.IO app's Node server would. Not with ChatPage.
+	StaticDir string `koanf:"static_dir"`
 }
 
 // TLSFiles names a PEM certificate chain and its private key.

@@ -104,6 +104,7 @@ func flagHelp() map[string]string {
 		"http.tls.key_file":           "PEM private key for HTTPS/WSS",
 		"http.pprof":                  "serve net/http/pprof under /debug/pprof/",
 		"http.chat_page":              "serve the chat example page at / and the browser client at /client.js",
+		"http.static_dir":             "serve the files of this directory at / (not with http.chat_page)",
 		"nats.listen":                 "embedded NATS server client address (host:port)",
 		"nats.url":                    "external NATS server URLs; when set nothing is embedded",
 		"nats.prefix":                 "subject prefix",

@@ -47,6 +47,16 @@ func (c *Config) validateGeneral(p *Problems) {
 		}
 	}
 	tlsPair(p, "http.tls", c.HTTP.TLS)
+	if d := c.HTTP.StaticDir; d != "" {
+		if fi, err := os.Stat(d); err != nil {
+			p.add("http.static_dir", "%v", err)
+		} else if !fi.IsDir() {
+			p.add("http.static_dir", "%s is not a directory", d)
+		}
+		if c.HTTP.ChatPage {
+			p.add("http.static_dir", "http.chat_page serves / too: set one of them")
+		}
+	}
 }
 
 // validateNATS checks nats.*.

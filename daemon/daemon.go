@@ -146,6 +146,9 @@ func (d *Daemon) mux() *http.ServeMux {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	if dir := d.cfg.HTTP.StaticDir; dir != "" {
+		mux.Handle("/", http.FileServer(http.Dir(dir)))
+	}
 	if d.cfg.HTTP.ChatPage {
 		mux.Handle("/", web.Handler())
 	}

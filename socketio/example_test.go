@@ -14,7 +14,8 @@ import (
 func TestChatExample(t *testing.T) {
 	fs := config.NewFlagSet("routerd")
 	if err := fs.Parse([]string{"-c", "../examples/socketio-chat/router.yaml",
-		"--http.listen", "127.0.0.1:0", "--nats.listen", "127.0.0.1:0", "--log.level", "warn"}); err != nil {
+		"--http.listen", "127.0.0.1:0", "--nats.listen", "127.0.0.1:0", "--log.level", "warn",
+		"--http.static_dir", "../examples/socketio-chat"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(fs, nil)

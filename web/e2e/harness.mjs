@@ -86,8 +86,12 @@ class Proc {
  * config and the logs; routerd; the bot; the browser.
  */
 export class Env {
-  /** start builds, starts routerd and the bot, and launches Chromium. */
-  static async start() {
+  /**
+   * start builds, starts routerd and the bot, and launches Chromium. With
+   * args, routerd runs with those arguments (given the environment, for its
+   * ports) instead of the chat config, and no bot is started.
+   */
+  static async start({ args } = {}) {
     const env = new Env();
     env.dir = fs.mkdtempSync(path.join(os.tmpdir(), "routerd-e2e-"));
     env.httpPort = await freePort();
@@ -95,10 +99,15 @@ export class Env {
     env.url = `http://127.0.0.1:${env.httpPort}`;
     env.natsURL = `nats://127.0.0.1:${env.natsPort}`;
     env.build();
-    env.config = path.join(env.dir, "router.yaml");
-    fs.writeFileSync(env.config, env.configText());
+    if (args) {
+      env.routerdArgs = args(env);
+    } else {
+      env.config = path.join(env.dir, "router.yaml");
+      fs.writeFileSync(env.config, env.configText());
+      env.routerdArgs = ["-c", env.config];
+    }
     await env.startRouterd();
-    if (env.chatbotBin) env.bot = new Proc("chatbot", env.chatbotBin, ["-nats", env.natsURL], path.join(env.dir, "chatbot.log"));
+    if (env.chatbotBin && !args) env.bot = new Proc("chatbot", env.chatbotBin, ["-nats", env.natsURL], path.join(env.dir, "chatbot.log"));
     env.browser = await chromium.launch({
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
       args: CHROMIUM_ARGS, // playwright gives every launch a fresh temporary profile
@@ -138,7 +147,7 @@ namespaces:
 
   /** startRouterd starts routerd and waits until /readyz answers 200. */
   async startRouterd() {
-    const proc = new Proc("routerd", this.routerdBin, ["-c", this.config], path.join(this.dir, "routerd.log"));
+    const proc = new Proc("routerd", this.routerdBin, this.routerdArgs, path.join(this.dir, "routerd.log"));
     this.routerd = proc;
     await waitFor("routerd /readyz", async () => {
       if (!proc.running) throw new Error(`routerd exited:\n${proc.log()}`);

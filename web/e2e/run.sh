@@ -16,4 +16,4 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --silent
 fi
-exec node --test --test-timeout=300000 chat.test.mjs
+exec node --test --test-timeout=300000 chat.test.mjs socketio.test.mjs
