@@ -87,25 +87,15 @@ func (r *Router) ensureStream(ctx context.Context, ns string, h config.History) 
 	if _, ok := r.streams.Load(cfg.Name); ok {
 		return nil
 	}
-	backoff := 50 * time.Millisecond
-	for {
-		cctx, cancel := context.WithTimeout(ctx, streamOpTimeout)
-		_, err := r.js.CreateOrUpdateStream(cctx, cfg)
-		cancel()
-		if err == nil {
-			r.streams.Store(cfg.Name, true)
-			return nil
-		}
-		if !retryable(err) {
-			return fmt.Errorf("history stream %s: %w", cfg.Name, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("history stream %s: %w (last error: %v)", cfg.Name, ctx.Err(), err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
+	err := r.retry(ctx, func(ctx context.Context) error {
+		_, err := r.js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("history stream %s: %w", cfg.Name, err)
 	}
+	r.streams.Store(cfg.Name, true)
+	return nil
 }
 
 // retryable reports whether a JetStream API error may go away by itself:
