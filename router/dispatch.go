@@ -54,7 +54,7 @@ func (r *Router) dispatch(m *nats.Msg) {
 	}
 	if stored {
 		if p.kind == kindRoom {
-			r.dispatchStored(sp, subject, m)
+			r.dispatchStored(sp, p, m)
 		}
 		return
 	}

@@ -171,13 +171,13 @@ func (r *Router) retry(ctx context.Context, op func(context.Context) error) erro
 // dispatchStored delivers a room event the history stream republished.
 // Its seq is in the Nats-Sequence header; the room keeps the newest seq it
 // delivered, so a replayed or repeated event is not delivered again.
-func (r *Router) dispatchStored(sp *space, subject string, m *nats.Msg) {
+func (r *Router) dispatchStored(sp *space, p parsed, m *nats.Msg) {
 	seq, err := strconv.ParseUint(header(m.Header, "Nats-Sequence"), 10, 64)
 	if err != nil || seq == 0 {
 		r.m.Dropped("bad_sequence")
 		return
 	}
-	he, ok := r.storedEvent(sp.name, subject, m.Header, m.Data, seq)
+	he, ok := r.roomEvent(sp.name, p, m.Header, m.Data, seq)
 	if !ok {
 		return
 	}
@@ -209,6 +209,11 @@ func (r *Router) storedEvent(ns, subject string, h nats.Header, data []byte, seq
 	if !ok || p.kind != kindRoom || p.ns != ns {
 		return histEvent{}, false
 	}
+	return r.roomEvent(ns, p, h, data, seq)
+}
+
+// roomEvent builds the event of a room message whose subject p is parsed.
+func (r *Router) roomEvent(ns string, p parsed, h nats.Header, data []byte, seq uint64) (histEvent, bool) {
 	room, err := Unescape(p.target)
 	if err != nil {
 		return histEvent{}, false
