@@ -43,8 +43,7 @@ type Server struct {
 	workers *workers // run client frame handling
 	hello   []byte   // the hello frame, the same for every connection
 
-	origins     map[string]bool // allowed Origin values; empty allows any
-	keepHeaders bool            // a namespace authenticates with a backend, which may want them
+	keepHeaders bool // a namespace authenticates with a backend, which may want them
 
 	open     atomic.Int64 // open connections
 	draining atomic.Bool  // Shutdown began: refuse new connections
@@ -61,29 +60,21 @@ func New(o Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		r:       o.Router,
-		cfg:     o.Config,
-		log:     log.With("component", "bridge"),
-		m:       o.Metrics,
-		codec:   codec{},
-		workers: newWorkers(),
-		origins: make(map[string]bool),
-		conns:   make(map[*conn]struct{}),
+		r:           o.Router,
+		cfg:         o.Config,
+		log:         log.With("component", "bridge"),
+		m:           o.Metrics,
+		codec:       codec{},
+		workers:     newWorkers(),
+		conns:       make(map[*conn]struct{}),
+		keepHeaders: o.Config.BackendAuth(),
 	}
 	s.hello = encode(helloFrame{Type: "hello", Version: "1", Node: o.Router.Node(), MaxFrameBytes: o.Config.Limits.MaxFrameBytes})
-	for _, o := range o.Config.HTTP.AllowedOrigins {
-		s.origins[o] = true
-	}
-	for _, ns := range o.Config.Namespaces {
-		if ns.Auth == config.AuthBackend {
-			s.keepHeaders = true
-		}
-	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
 		// ReadBufferSize 0: gorilla reads through the bufio.Reader that
 		// hijack hands it (readBufferSize bytes), which the reader checks
-		// for buffered data before it parks (conn.waitReadable).
+		// for buffered data before it parks (readiness.wait).
 		WriteBufferSize: 16 << 10,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{Subprotocol},
@@ -92,11 +83,9 @@ func New(o Options) *Server {
 	return s
 }
 
-// checkOrigin allows requests without Origin (not from a browser), and any
-// origin when none is configured.
+// checkOrigin applies http.allowed_origins.
 func (s *Server) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.origins) == 0 || s.origins[origin] {
+	if s.cfg.HTTP.OriginAllowed(r.Header.Get("Origin")) {
 		return true
 	}
 	s.m.Refused("origin")

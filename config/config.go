@@ -28,7 +28,10 @@
 // the default. File paths are relative to the working directory.
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Config is routerd's whole, validated configuration.
 type Config struct {
@@ -210,3 +213,21 @@ const (
 	PublishAny     = "any"
 	PublishNone    = "none"
 )
+
+// OriginAllowed reports whether a request with this Origin header may
+// connect (http.allowed_origins): requests without one (not from a browser)
+// may, and any origin may when the list is empty.
+func (h HTTP) OriginAllowed(origin string) bool {
+	return origin == "" || len(h.AllowedOrigins) == 0 || slices.Contains(h.AllowedOrigins, origin)
+}
+
+// BackendAuth reports whether any namespace authenticates with a backend,
+// which may want the upgrade request's headers.
+func (c *Config) BackendAuth() bool {
+	for _, ns := range c.Namespaces {
+		if ns.Auth == AuthBackend {
+			return true
+		}
+	}
+	return false
+}

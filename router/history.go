@@ -269,8 +269,6 @@ func (rm *room) deliverLive(r *Router, he histEvent) {
 	}, he.ev, he.exclude)
 }
 
-var errNoStream = errors.New("no history stream")
-
 // publishStored publishes m to a history room through JetStream and
 // returns the event's seq.
 func (r *Router) publishStored(ctx context.Context, m *nats.Msg) (uint64, error) {
@@ -279,7 +277,7 @@ func (r *Router) publishStored(ctx context.Context, m *nats.Msg) (uint64, error)
 	ack, err := r.js.PublishMsg(ctx, m)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-			return 0, Errorf(CodeUnavailable, "the room history is unavailable: %v", errNoStream)
+			return 0, Errorf(CodeUnavailable, "the room history is unavailable: no history stream answered")
 		}
 		return 0, natsError(err)
 	}

@@ -57,8 +57,7 @@ type Server struct {
 	listed  map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
 	derived *codec            // every other namespace ("/x" → x)
 
-	origins     map[string]bool // allowed Origin values; empty allows any
-	keepHeaders bool            // a namespace authenticates with a backend, which may want them
+	keepHeaders bool // a namespace authenticates with a backend, which may want them
 
 	open     atomic.Int64 // open sessions
 	draining atomic.Bool  // Shutdown began: refuse new sessions
@@ -75,26 +74,20 @@ func New(o Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		r:        o.Router,
-		cfg:      o.Config,
-		log:      log.With("component", "socketio"),
-		m:        o.Metrics,
-		listed:   make(map[string]*codec),
-		derived:  &codec{},
-		origins:  make(map[string]bool),
-		sessions: make(map[string]*session),
+		r:           o.Router,
+		cfg:         o.Config,
+		log:         log.With("component", "socketio"),
+		m:           o.Metrics,
+		listed:      make(map[string]*codec),
+		derived:     &codec{},
+		sessions:    make(map[string]*session),
+		keepHeaders: o.Config.BackendAuth(),
 	}
 	for nsp := range o.Config.SocketIO.Namespaces {
 		s.listed[nsp] = &codec{nsp: nsp}
 	}
-	for _, origin := range o.Config.HTTP.AllowedOrigins {
-		s.origins[origin] = true
-	}
 	history := false
 	for _, ns := range o.Config.Namespaces {
-		if ns.Auth == config.AuthBackend {
-			s.keepHeaders = true
-		}
 		if ns.History != nil {
 			history = true
 		}
@@ -181,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, 
 // session may be forwarded (not when it was forwarded here).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 	origin := r.Header.Get("Origin")
-	if origin != "" && len(s.origins) > 0 && !s.origins[origin] {
+	if !s.cfg.HTTP.OriginAllowed(origin) {
 		s.m.Refused("origin")
 		fail(w, http.StatusForbidden, errForbidden, "")
 		return
