@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,7 +245,7 @@ const maxHeld = 1 << 16
 // it for members still catching up. rm.mu must be held.
 func (rm *room) deliverLive(r *Router, he histEvent) {
 	if len(rm.catching) == 0 {
-		r.deliver(rm.memberSeq(), he.ev, he.exclude)
+		r.deliver(slices.Values(rm.members), he.ev, he.exclude)
 		return
 	}
 	r.deliver(func(yield func(*Socket) bool) {

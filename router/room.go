@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"iter"
 	"slices"
 	"sync"
 
@@ -62,9 +61,6 @@ func (rm *room) add(s *Socket, c *catchup) (pos uint64) {
 	}
 	return 0
 }
-
-// memberSeq iterates the members of rm; rm.mu must be held.
-func (rm *room) memberSeq() iter.Seq[*Socket] { return slices.Values(rm.members) }
 
 // remove takes s out and reports how many members are left.
 func (rm *room) remove(s *Socket) int {
@@ -191,18 +187,13 @@ func (r *Router) dropMember(s *Socket, name string) bool {
 	delete(s.rooms, name)
 	if rm.remove(s) == 0 {
 		delete(sp.rooms, name)
-		rm.unsubscribe()
+		_ = rm.sub.Unsubscribe()
+		if rm.pres != nil {
+			_ = rm.pres.Unsubscribe()
+		}
 		r.m.RoomDown()
 	}
 	return true
-}
-
-// unsubscribe ends the room's subscriptions.
-func (rm *room) unsubscribe() {
-	_ = rm.sub.Unsubscribe()
-	if rm.pres != nil {
-		_ = rm.pres.Unsubscribe()
-	}
 }
 
 // localMembers lists the members of room in ns on this node.
