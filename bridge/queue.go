@@ -26,21 +26,23 @@ func newSendQueue(limit int) *sendQueue {
 
 var errQueueClosed = errors.New("connection closed")
 
-// wait blocks until min(n, half the limit) more frames fit, or the queue
-// closes, or ctx ends, and returns how many fit, at most n.
+// wait blocks until frames fit in the queue's first half, or the queue
+// closes, or ctx ends, and returns how many do (at least 1, at most n). The
+// other half stays free for the frames queued meanwhile (live events, the
+// reply that follows a replay), which are never made to wait.
 func (q *sendQueue) wait(ctx context.Context, n int) (int, error) {
-	want := max(min(n, q.limit/2), 1)
+	reserve := q.limit / 2
 	for {
 		q.mu.Lock()
 		if q.taken == nil {
 			q.taken = make(chan struct{}, 1)
 		}
-		taken, free, closed := q.taken, q.limit-len(q.frames), q.closed
+		taken, free, closed := q.taken, q.limit-reserve-len(q.frames), q.closed
 		q.mu.Unlock()
 		switch {
 		case closed:
 			return 0, errQueueClosed
-		case free >= want:
+		case free > 0:
 			return min(free, n), nil
 		}
 		select {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
@@ -48,5 +49,36 @@ func TestSendQueue(t *testing.T) {
 	}
 	if start := q.close(false); !start {
 		t.Fatal("close of an idle queue must start a flusher for the close frame")
+	}
+}
+
+// TestSendQueueWait: a replay is paced into the first half of the queue, so
+// the frames queued meanwhile always fit.
+func TestSendQueueWait(t *testing.T) {
+	q := newSendQueue(16)
+	ctx := context.Background()
+	if n, err := q.wait(ctx, 100); err != nil || n != 8 {
+		t.Fatalf("empty queue: wait = %d, %v; want 8 (half of 16)", n, err)
+	}
+	for i := 0; i < 8; i++ {
+		q.push([]byte("r"))
+	}
+	got := make(chan int, 1)
+	go func() {
+		n, _ := q.wait(ctx, 100)
+		got <- n
+	}()
+	for i := 0; i < 8; i++ { // the other half takes other frames
+		if ok, _ := q.push([]byte("x")); !ok {
+			t.Fatalf("frame %d refused while a replay waits", i)
+		}
+	}
+	q.take(nil, 9) // the flusher writes 9 of the 16: room again in the first half
+	if n := <-got; n != 1 {
+		t.Fatalf("wait = %d after a take left 7 queued; want 1", n)
+	}
+	q.close(true)
+	if _, err := q.wait(ctx, 1); err == nil {
+		t.Fatal("wait on a closed queue returned no error")
 	}
 }

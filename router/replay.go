@@ -273,8 +273,9 @@ func (r *Router) scrollback(ctx context.Context, nh *nsHistory, room string, lim
 // replay larger than the queue is sent as fast as the client reads rather
 // than overflowing it.
 type Pacer interface {
-	// Wait blocks until the send queue has room for min(n, half the
-	// queue) frames, or ctx ends, and returns how many frames fit, at most n.
+	// Wait blocks until frames fit in the send queue with room left for
+	// the frames other senders queue meanwhile, or ctx ends, and returns
+	// how many fit (at least 1, at most n).
 	Wait(ctx context.Context, n int) (int, error)
 }
 
