@@ -97,17 +97,34 @@ type NATS struct {
 	URL    []string `koanf:"url"`
 	Prefix string   `koanf:"prefix"` // default router
 	// SocketSubscriptions chooses how a node listens on the socket subjects
-	// (extension): per_socket (default), one subscription per socket, so a
-	// direct message reaches only the node holding the socket; or
-	// per_namespace, one subscription per namespace per node (about 1 KiB
-	// less per connection), so every node with sockets in the namespace
-	// receives every direct message and drops those for others.
+	// (extension): per_socket, one subscription per socket, so a direct
+	// message reaches only the node holding the socket; per_namespace, one
+	// subscription per namespace per node (about 1 KiB less per connection),
+	// so every node with sockets in the namespace receives every direct
+	// message and drops those for others; or auto (default), per_namespace
+	// for a node alone on its embedded server and per_socket when it shares
+	// NATS with other nodes (nats.cluster or nats.url). See PerNamespaceSockets.
 	SocketSubscriptions string    `koanf:"socket_subscriptions"`
 	Cluster             Cluster   `koanf:"cluster"`
 	JetStream           JetStream `koanf:"jetstream"`
 	Users               []User    `koanf:"users"`
 	// TLS for the embedded server's client port (extension).
 	TLS TLSFiles `koanf:"tls"`
+}
+
+// PerNamespaceSockets reports whether a node listens on its sockets'
+// subjects with one subscription per namespace (nats.socket_subscriptions
+// resolved): always with per_namespace, and with auto when the node is alone
+// on its embedded server, where no other node's direct messages can reach
+// it.
+func (n NATS) PerNamespaceSockets() bool {
+	switch n.SocketSubscriptions {
+	case SocketsPerNamespace:
+		return true
+	case SocketsAuto:
+		return len(n.URL) == 0 && n.Cluster.Listen == ""
+	}
+	return false
 }
 
 // Cluster makes the embedded servers of several nodes one NATS cluster.
@@ -202,6 +219,7 @@ type SocketIO struct {
 
 // Policy values.
 const (
+	SocketsAuto         = "auto"
 	SocketsPerSocket    = "per_socket"
 	SocketsPerNamespace = "per_namespace"
 

@@ -27,7 +27,7 @@ func Default() Config {
 		NATS: NATS{
 			Listen:              "127.0.0.1:4222",
 			Prefix:              "router",
-			SocketSubscriptions: SocketsPerSocket,
+			SocketSubscriptions: SocketsAuto,
 			JetStream:           JetStream{Storage: "file"},
 		},
 		Limits: Limits{

@@ -97,7 +97,7 @@ func (c *Config) validateNATS(p *Problems) {
 	}
 
 	oneOf(p, "nats.jetstream.storage", n.JetStream.Storage, "file", "memory")
-	oneOf(p, "nats.socket_subscriptions", n.SocketSubscriptions, SocketsPerSocket, SocketsPerNamespace)
+	oneOf(p, "nats.socket_subscriptions", n.SocketSubscriptions, SocketsAuto, SocketsPerSocket, SocketsPerNamespace)
 	tlsPair(p, "nats.tls", n.TLS)
 
 	if external && len(n.Users) > 0 {

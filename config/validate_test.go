@@ -233,3 +233,28 @@ func TestNamespaceResolution(t *testing.T) {
 		t.Error("a config without namespaces resolves chat")
 	}
 }
+
+func TestPerNamespaceSockets(t *testing.T) {
+	t.Parallel()
+	alone := NATS{SocketSubscriptions: SocketsAuto}
+	clustered := NATS{SocketSubscriptions: SocketsAuto, Cluster: Cluster{Name: "c", Listen: "127.0.0.1:6222"}}
+	external := NATS{SocketSubscriptions: SocketsAuto, URL: []string{"nats://127.0.0.1:4222"}}
+	for _, c := range []struct {
+		name string
+		n    NATS
+		want bool
+	}{
+		{"auto, alone", alone, true},
+		{"auto, clustered", clustered, false},
+		{"auto, external", external, false},
+		{"per_socket, alone", NATS{SocketSubscriptions: SocketsPerSocket}, false},
+		{"per_namespace, external", NATS{SocketSubscriptions: SocketsPerNamespace, URL: external.URL}, true},
+	} {
+		if got := c.n.PerNamespaceSockets(); got != c.want {
+			t.Errorf("%s: PerNamespaceSockets() = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if !Default().NATS.PerNamespaceSockets() {
+		t.Error("the default node (alone, embedded) does not use per-namespace socket subscriptions")
+	}
+}

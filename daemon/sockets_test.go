@@ -10,9 +10,10 @@ import (
 
 // TestSocketSubscriptions: direct messages (client `to` and backend
 // publishes on socket subjects) reach exactly their socket, once, across a
-// cluster, with either nats.socket_subscriptions.
+// cluster, with every nats.socket_subscriptions (auto is per_socket in a
+// cluster).
 func TestSocketSubscriptions(t *testing.T) {
-	for _, mode := range []string{config.SocketsPerSocket, config.SocketsPerNamespace} {
+	for _, mode := range []string{config.SocketsAuto, config.SocketsPerSocket, config.SocketsPerNamespace} {
 		t.Run(mode, func(t *testing.T) {
 			nodes := rt.StartCluster(t, 2, func(_ int, cfg *config.Config) { cfg.NATS.SocketSubscriptions = mode })
 			a := nodes[0].Dial()

@@ -90,7 +90,7 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	if r.cfg.NATS.SocketSubscriptions != config.SocketsPerNamespace {
+	if !r.cfg.NATS.PerNamespaceSockets() {
 		if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
 			return nil, natsError(err)
 		}

@@ -54,7 +54,7 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
 			return natsError(err)
 		}
 		sp.bcast = sub
-		if r.cfg.NATS.SocketSubscriptions == config.SocketsPerNamespace {
+		if r.cfg.NATS.PerNamespaceSockets() {
 			if sp.direct, err = r.nc.ChanSubscribe(r.subj.socketsSub(s.ns), r.shardFor(s.ns+"\x00s")); err != nil {
 				_ = sp.bcast.Unsubscribe()
 				return natsError(err)

@@ -111,3 +111,35 @@ func (ms *measurement) stop(ctx context.Context, rep *report) error {
 	rep.Server, rep.Machine = server, m
 	return nil
 }
+
+// processCPU is the CPU time process pid has used, user and system, in
+// seconds, from /proc/<pid>/stat; 0 where there is none.
+func processCPU(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	return parseProcStat(string(b))
+}
+
+// parseProcStat reads utime and stime (fields 14 and 15) of a
+// /proc/<pid>/stat line; the command name before them may hold spaces.
+func parseProcStat(line string) float64 {
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(line[i+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	var sum float64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0
+		}
+		sum += float64(n) / clockTicks
+	}
+	return sum
+}

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"os"
+	"runtime"
+	"testing"
+)
 
 func TestParseCPULine(t *testing.T) {
 	m, ok := parseCPULine("cpu  228619 2257 68053 208613 687 100 7511 1537 0 0\n")
@@ -14,5 +18,21 @@ func TestParseCPULine(t *testing.T) {
 		if _, ok := parseCPULine(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	// A command name with a space and a parenthesis; utime 250, stime 50.
+	line := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 12 0 100 1000000 500\n"
+	if got := parseProcStat(line); got != 3 {
+		t.Errorf("parseProcStat = %v, want 3 (300 ticks)", got)
+	}
+	for _, bad := range []string{"", "4242 (x) S 1 2", "4242 (x) S 1 2 3 4 5 6 7 8 9 10 x 0"} {
+		if got := parseProcStat(bad); got != 0 {
+			t.Errorf("parseProcStat(%q) = %v, want 0", bad, got)
+		}
+	}
+	if processCPU(os.Getpid()) <= 0 && runtime.GOOS == "linux" {
+		t.Error("processCPU of the test process is not positive")
 	}
 }

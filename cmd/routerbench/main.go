@@ -6,6 +6,7 @@
 //	routerbench rooms   [-rooms 100 -per-room 10 -publishers 1 -messages 1000]
 //	routerbench connect [-conns 5000 -concurrency 50]
 //	routerbench idle    [-conns 10000]
+//	routerbench floor   [-workload fanout|connect]
 //
 // and prints a table of its figures, or with -json one JSON object holding
 // every figure. docs/performance.md describes the scenarios and how to run
@@ -41,8 +42,9 @@ var (
 		"rooms":   {"many small rooms, each with publishers; deliveries/s and latency", roomsFlags},
 		"connect": {"connection storm; connect+join per second and time per connect+join", connectFlags},
 		"idle":    {"hold connections; the server's memory per connection", idleFlags},
+		"floor":   {"the machine's floor for fanout and connect: plain TCP to a child process, no WebSocket, no routerd", floorFlags},
 	}
-	scenarioOrder = []string{"fanout", "rooms", "connect", "idle"}
+	scenarioOrder = []string{"fanout", "rooms", "connect", "idle", "floor"}
 )
 
 func main() {
@@ -59,6 +61,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	name := args[0]
+	if name == floorServeArg {
+		if err := serveFloor(stdout); err != nil {
+			fmt.Fprintf(stderr, "routerbench %s: %v\n", name, err)
+			return 1
+		}
+		return 0
+	}
 	sc, ok := scenarios[name]
 	if !ok {
 		fmt.Fprintf(stderr, "routerbench: unknown scenario %q\n", name)
@@ -100,7 +109,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "routerbench %s: %v\n", name, err)
 		return 1
 	}
-	rep.Scenario, rep.Proto, rep.URL, rep.Date, rep.Params = name, o.protoName, o.url, started.UTC(), params(fs)
+	rep.Scenario, rep.Date, rep.Params = name, started.UTC(), params(fs)
+	if rep.Proto == "" { // the floor scenario says its own
+		rep.Proto, rep.URL = o.protoName, o.url
+	}
 	if err := o.write(rep, stdout); err != nil {
 		fmt.Fprintf(stderr, "routerbench %s: %v\n", name, err)
 		return 1
