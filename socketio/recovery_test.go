@@ -118,3 +118,55 @@ func TestRecovery(t *testing.T) {
 		t.Fatalf("b recovered without an offset: %+v", c)
 	}
 }
+
+// TestRecoveryLargerThanSendQueue: a recovery replay of more events than
+// limits.send_queue is paced to the client's reading, over WebSocket and
+// over long-polling, instead of closing the session as a slow consumer.
+func TestRecoveryLargerThanSendQueue(t *testing.T) {
+	const missed = 60
+	cfg := historyConfig(t)
+	cfg.Limits.SendQueue = 8
+	n := routertest.Start(t, cfg)
+	for name, opts := range map[string]map[string]any{
+		"websocket": wsOnly,
+		"polling":   {"transports": []string{"polling"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := startDriver(t)
+			room := "big-" + name
+			d.connect("a", n.HTTPURL()+"/hist", opts)
+			if got := d.emitAck("a", "join", room); got != `{"ok":true}` {
+				t.Fatalf("join %s", got)
+			}
+			native := n.Dial()
+			native.Connect("hist")
+			native.Join("hist", room)
+			native.MustAck(map[string]any{"type": "emit", "ns": "hist", "room": room, "event": "message", "data": 0})
+			d.event("a", "message")
+
+			d.do(map[string]any{"op": "drop", "name": "a", "stay": true})
+			d.event("a", "$disconnect")
+			native.Next(isEvent("$leave"))
+			for i := 1; i <= missed; i++ {
+				native.MustAck(map[string]any{"type": "emit", "ns": "hist", "room": room, "event": "message", "data": i})
+			}
+
+			d.do(map[string]any{"op": "reconnect", "name": "a"})
+			if c := d.event("a", "$connect"); !c.Recovered {
+				t.Fatalf("not recovered: %+v", c)
+			}
+			for i := 1; i <= missed; i++ {
+				if m := d.event("a", "message"); string(m.Args[0]) != strconv.Itoa(i) {
+					t.Fatalf("replay %d: got %s", i, argsJSON(m))
+				}
+			}
+			if d.has(func(m msg) bool { return m.Event == "$disconnect" }) {
+				t.Fatal("the session was closed during the replay")
+			}
+			native.MustAck(map[string]any{"type": "emit", "ns": "hist", "room": room, "event": "message", "data": "live"})
+			if m := d.event("a", "message"); string(m.Args[0]) != `"live"` {
+				t.Fatalf("live after recovery: %s", argsJSON(m))
+			}
+		})
+	}
+}

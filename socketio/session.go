@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -60,6 +61,7 @@ type session struct {
 
 	mu        sync.Mutex
 	queue     [][]byte             // units waiting for the transport; guarded by mu
+	taken     chan struct{}        // capacity 1: units were taken; made by the first wait; guarded by mu
 	ws        *websocket.Conn      // the WebSocket once upgraded (or WebSocket only); guarded by mu
 	probing   bool                 // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
 	pollBusy  bool                 // a poll is pending; guarded by mu
@@ -184,6 +186,45 @@ func (s *session) push(unit []byte) {
 	s.signal()
 }
 
+// wait blocks until units fit in the first half of the send queue, or the
+// session closes, or ctx ends, and returns how many do (at least 1, at most
+// n): a recovery replay is paced to the client's reading, and the other
+// half stays free for what is queued meanwhile (live events, the CONNECT
+// packet that follows the replay).
+func (s *session) wait(ctx context.Context, n int) (int, error) {
+	limit := s.srv.cfg.Limits.SendQueue
+	for {
+		s.mu.Lock()
+		if s.taken == nil {
+			s.taken = make(chan struct{}, 1)
+		}
+		taken, free, closed := s.taken, limit-limit/2-len(s.queue), s.closed
+		s.mu.Unlock()
+		switch {
+		case closed:
+			return 0, errSessionClosed
+		case free > 0:
+			return min(free, n), nil
+		}
+		select {
+		case <-taken:
+		case <-s.ctx.Done():
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+var errSessionClosed = errors.New("session closed")
+
+// tookUnits wakes a wait after units were taken; s.mu is held.
+func (s *session) tookUnits() {
+	select {
+	case s.taken <- struct{}{}: // nil (never ready) until someone waits
+	default:
+	}
+}
+
 func (s *session) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -245,6 +286,7 @@ func (s *session) take() (units [][]byte, closed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	units, s.queue = s.queue, nil
+	s.tookUnits()
 	return units, s.closed
 }
 
@@ -258,5 +300,6 @@ func (s *session) takePoll() (units [][]byte, closed, probing bool) {
 		return nil, s.closed, true
 	}
 	units, s.queue = s.queue, nil
+	s.tookUnits()
 	return units, s.closed, s.probing
 }

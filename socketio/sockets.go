@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"unicode/utf8"
 
@@ -24,6 +25,10 @@ func (n *nsSocket) Codec() router.Codec { return n.codec }
 
 // Send implements router.Conn.
 func (n *nsSocket) Send(unit []byte) { n.sess.push(unit) }
+
+// Wait implements router.Pacer: a recovery replay waits here for the
+// client to read.
+func (n *nsSocket) Wait(ctx context.Context, k int) (int, error) { return n.sess.wait(ctx, k) }
 
 // Detached implements router.Conn: the client gets DISCONNECT for the
 // namespace (Socket.IO's "io server disconnect", after which it does not
