@@ -3,7 +3,9 @@
 # routerbench driving both (docs/performance.md explains the figures).
 #
 #   bench/run.sh           fan-out, unpaced and paced, on both servers
-#   bench/run.sh all       also rooms, connect and idle on both servers
+#   bench/run.sh all       also rooms, connect and idle on both servers, and
+#                          the machine's floor for paced fan-out and connect
+#                          (routerbench floor: plain TCP, no server of ours)
 #
 # The workload comes from the environment (defaults in brackets):
 #   MEMBERS [1000]  PUBLISHERS [10]  MESSAGES [200] per publisher  SIZE [64]
@@ -120,6 +122,12 @@ if [ "$mode" = all ]; then
 		bench "$server" connect -conns "$CONNS" -concurrency 50
 		bench "$server" idle -conns "$IDLE_CONNS"
 	done
+	echo
+	echo "== floor: paced fan-out and connect over plain TCP (routerbench floor)"
+	"$OUT/routerbench" floor -members "$MEMBERS" -messages $((PUBLISHERS * PACED_MESSAGES)) -rate "$PACED_RATE" \
+		-out "$OUT/results.jsonl" || echo "(routerbench failed: exit $?)"
+	"$OUT/routerbench" floor -workload connect -conns "$CONNS" -concurrency 50 \
+		-out "$OUT/results.jsonl" || echo "(routerbench failed: exit $?)"
 fi
 echo
 echo "== results (one JSON object per run): $OUT/results.jsonl"
