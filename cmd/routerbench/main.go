@@ -42,7 +42,7 @@ var (
 		"rooms":   {"many small rooms, each with publishers; deliveries/s and latency", roomsFlags},
 		"connect": {"connection storm; connect+join per second and time per connect+join", connectFlags},
 		"idle":    {"hold connections; the server's memory per connection", idleFlags},
-		"floor":   {"the machine's floor for fanout and connect: plain TCP to a child process, no WebSocket, no routerd", floorFlags},
+		"floor":   {"the machine's floor for fanout and connect: plain TCP to a child process, no WebSocket, no routerd (of the shared flags, -concurrency, -json, -out and -cpuprofile apply)", floorFlags},
 	}
 	scenarioOrder = []string{"fanout", "rooms", "connect", "idle", "floor"}
 )
