@@ -69,11 +69,10 @@ type driver struct {
 	t     *testing.T
 	stdin io.WriteCloser
 
+	in *routertest.Inbox[msg] // lines not consumed yet
+
 	mu     sync.Mutex
 	nextID int
-	msgs   []msg // unconsumed
-	done   bool
-	wake   chan struct{}
 }
 
 func startDriver(t *testing.T) *driver {
@@ -94,7 +93,7 @@ func startDriver(t *testing.T) *driver {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start node: %v", err)
 	}
-	d := &driver{t: t, stdin: stdin, wake: make(chan struct{}, 1)}
+	d := &driver{t: t, stdin: stdin, in: routertest.NewInbox[msg]()}
 	go d.read(stdout)
 	t.Cleanup(func() {
 		_ = stdin.Close()
@@ -112,61 +111,28 @@ func (d *driver) read(r io.Reader) {
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			m = msg{Event: "__unparseable", Reason: sc.Text()}
 		}
-		d.mu.Lock()
-		d.msgs = append(d.msgs, m)
-		d.mu.Unlock()
-		d.signal()
+		d.in.Add(m)
 	}
-	d.mu.Lock()
-	d.done = true
-	d.mu.Unlock()
-	d.signal()
-}
-
-func (d *driver) signal() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	d.in.End()
 }
 
 // next waits for the first unconsumed line matching pred and removes it.
 func (d *driver) next(what string, pred func(msg) bool) msg {
 	d.t.Helper()
-	deadline := time.After(routertest.Wait)
-	for {
-		d.mu.Lock()
-		for i, m := range d.msgs {
-			if pred(m) {
-				d.msgs = append(d.msgs[:i:i], d.msgs[i+1:]...)
-				d.mu.Unlock()
-				return m
-			}
-		}
-		done, pending := d.done, fmt.Sprint(d.msgs)
-		d.mu.Unlock()
-		if done {
-			d.t.Fatalf("%s: the driver ended; unconsumed: %s", what, pending)
-		}
-		select {
-		case <-d.wake:
-		case <-deadline:
-			d.t.Fatalf("%s: nothing within %s; unconsumed: %s", what, routertest.Wait, pending)
-		}
+	m, ok := d.in.Next(pred, routertest.Wait)
+	switch {
+	case ok:
+		return m
+	case d.in.Ended():
+		d.t.Fatalf("%s: the driver ended; unconsumed: %v", what, d.in.Pending())
+	default:
+		d.t.Fatalf("%s: nothing within %s; unconsumed: %v", what, routertest.Wait, d.in.Pending())
 	}
+	return msg{}
 }
 
 // has reports whether an unconsumed line matches pred.
-func (d *driver) has(pred func(msg) bool) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, m := range d.msgs {
-		if pred(m) {
-			return true
-		}
-	}
-	return false
-}
+func (d *driver) has(pred func(msg) bool) bool { return d.in.Has(pred) }
 
 // do sends a command and returns its reply.
 func (d *driver) do(cmd map[string]any) msg {

@@ -2,13 +2,11 @@ package socketio_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -22,12 +20,8 @@ type eioConn struct {
 	ws   *websocket.Conn
 	open map[string]any
 
-	mu     sync.Mutex
-	msgs   []string
-	binary [][]byte
-	closed *websocket.CloseError
-	done   bool
-	wake   chan struct{}
+	in     *routertest.Inbox[string] // text messages not consumed yet
+	closed atomic.Pointer[websocket.CloseError]
 	wmu    sync.Mutex
 }
 
@@ -44,16 +38,8 @@ func dialEIO(t *testing.T, n *routertest.Node) *eioConn {
 func dialEIOHeader(t *testing.T, n *routertest.Node, h http.Header) *eioConn {
 	t.Helper()
 	url := "ws" + strings.TrimPrefix(eioURL(n, "transport=websocket"), "http")
-	ws, resp, err := websocket.DefaultDialer.Dial(url, h)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
-	}
-	c := &eioConn{t: t, ws: ws, wake: make(chan struct{}, 1)}
-	t.Cleanup(func() { _ = ws.Close() })
+	ws := routertest.DialWebSocket(t, url, h)
+	c := &eioConn{t: t, ws: ws, in: routertest.NewInbox[string]()}
 	go c.read()
 	first := c.next("open packet", func(m string) bool { return strings.HasPrefix(m, "0") })
 	if err := json.Unmarshal([]byte(first[1:]), &c.open); err != nil {
@@ -62,38 +48,25 @@ func dialEIOHeader(t *testing.T, n *routertest.Node, h http.Header) *eioConn {
 	return c
 }
 
+// read collects text messages and answers pings; no test here looks at
+// binary messages.
 func (c *eioConn) read() {
 	for {
 		typ, msg, err := c.ws.ReadMessage()
-		c.mu.Lock()
 		if err != nil {
 			if ce, ok := err.(*websocket.CloseError); ok {
-				c.closed = ce
+				c.closed.Store(ce)
 			}
-			c.done = true
-			c.mu.Unlock()
-			c.signal()
+			c.in.End()
 			return
 		}
 		switch {
 		case typ == websocket.BinaryMessage:
-			c.binary = append(c.binary, msg)
 		case string(msg) == "2":
-			c.mu.Unlock()
 			c.send("3")
-			continue
 		default:
-			c.msgs = append(c.msgs, string(msg))
+			c.in.Add(string(msg))
 		}
-		c.mu.Unlock()
-		c.signal()
-	}
-}
-
-func (c *eioConn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
 	}
 }
 
@@ -111,27 +84,16 @@ func (c *eioConn) sendBinary(b []byte) {
 
 func (c *eioConn) next(what string, pred func(string) bool) string {
 	c.t.Helper()
-	deadline := time.After(routertest.Wait)
-	for {
-		c.mu.Lock()
-		for i, m := range c.msgs {
-			if pred(m) {
-				c.msgs = slices.Delete(c.msgs, i, i+1)
-				c.mu.Unlock()
-				return m
-			}
-		}
-		done, pending := c.done, slices.Clone(c.msgs)
-		c.mu.Unlock()
-		if done {
-			c.t.Fatalf("%s: connection ended (%v); unconsumed %q", what, c.closed, pending)
-		}
-		select {
-		case <-c.wake:
-		case <-deadline:
-			c.t.Fatalf("%s: nothing within %s; unconsumed %q", what, routertest.Wait, pending)
-		}
+	m, ok := c.in.Next(pred, routertest.Wait)
+	switch {
+	case ok:
+		return m
+	case c.in.Ended():
+		c.t.Fatalf("%s: connection ended (%v); unconsumed %q", what, c.closed.Load(), c.in.Pending())
+	default:
+		c.t.Fatalf("%s: nothing within %s; unconsumed %q", what, routertest.Wait, c.in.Pending())
 	}
+	return ""
 }
 
 // expect waits for the message m.
@@ -164,18 +126,11 @@ func (c *eioConn) expectPrefix(prefix string) string {
 // (0 without a close frame).
 func (c *eioConn) closedWith() int {
 	c.t.Helper()
-	routertest.Eventually(c.t, "connection closed", func() error {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if !c.done {
-			return io.ErrNoProgress
-		}
-		return nil
-	})
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed == nil {
-		return 0
+	if !c.in.WaitEnd(routertest.Wait) {
+		c.t.Fatalf("connection still open after %s", routertest.Wait)
 	}
-	return c.closed.Code
+	if ce := c.closed.Load(); ce != nil {
+		return ce.Code
+	}
+	return 0
 }

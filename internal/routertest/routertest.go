@@ -152,12 +152,11 @@ type Client struct {
 	t  testing.TB
 	WS *websocket.Conn
 
+	in *Inbox[Frame] // frames not consumed yet
+
 	mu     sync.Mutex
-	frames []Frame
-	raw    []string // every message as received
-	closed *websocket.CloseError
-	done   bool
-	wake   chan struct{}
+	raw    []string              // every message as received
+	closed *websocket.CloseError // set before in ends
 	nextID int
 }
 
@@ -174,6 +173,16 @@ func (n *Node) Dial() *Client {
 // DialURL opens a client to url with extra request headers.
 func DialURL(t testing.TB, url string, h http.Header) *Client {
 	t.Helper()
+	ws := DialWebSocket(t, url, h)
+	c := &Client{t: t, WS: ws, in: NewInbox[Frame]()}
+	go c.read()
+	return c
+}
+
+// DialWebSocket opens a WebSocket to url with extra request headers, closed
+// when the test ends; a refused upgrade fails the test with its HTTP status.
+func DialWebSocket(t testing.TB, url string, h http.Header) *websocket.Conn {
+	t.Helper()
 	ws, resp, err := websocket.DefaultDialer.Dial(url, h)
 	if err != nil {
 		status := 0
@@ -182,42 +191,34 @@ func DialURL(t testing.TB, url string, h http.Header) *Client {
 		}
 		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
 	}
-	c := &Client{t: t, WS: ws, wake: make(chan struct{}, 1)}
-	go c.read()
 	t.Cleanup(func() { _ = ws.Close() })
-	return c
+	return ws
 }
 
 func (c *Client) read() {
 	for {
 		_, msg, err := c.WS.ReadMessage()
-		c.mu.Lock()
 		if err != nil {
 			if ce, ok := err.(*websocket.CloseError); ok {
+				c.mu.Lock()
 				c.closed = ce
+				c.mu.Unlock()
 			}
-			c.done = true
-			c.mu.Unlock()
-			c.signal()
+			c.in.End()
 			return
 		}
+		c.mu.Lock()
 		c.raw = append(c.raw, string(msg))
+		c.mu.Unlock()
+		var frames []Frame
 		for _, line := range strings.Split(string(msg), "\n") {
 			var f Frame
 			if err := json.Unmarshal([]byte(line), &f); err != nil {
 				f = Frame{"type": "__unparseable", "raw": line}
 			}
-			c.frames = append(c.frames, f)
+			frames = append(frames, f)
 		}
-		c.mu.Unlock()
-		c.signal()
-	}
-}
-
-func (c *Client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+		c.in.Add(frames...)
 	}
 }
 
@@ -266,37 +267,17 @@ func (c *Client) Next(pred func(Frame) bool) Frame {
 // NextWithin is Next with its own deadline.
 func (c *Client) NextWithin(pred func(Frame) bool, d time.Duration) Frame {
 	c.t.Helper()
-	f, ok := c.next(pred, d)
+	f, ok := c.in.Next(pred, d)
 	if !ok {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.t.Fatalf("no matching frame within %s; unconsumed: %v; closed: %v", d, c.frames, c.closed)
+		c.t.Fatalf("no matching frame within %s; unconsumed: %v; closed: %v", d, c.in.Pending(), c.closeError())
 	}
 	return f
 }
 
-func (c *Client) next(pred func(Frame) bool, d time.Duration) (Frame, bool) {
-	deadline := time.After(d)
-	for {
-		c.mu.Lock()
-		for i, f := range c.frames {
-			if pred(f) {
-				c.frames = append(c.frames[:i:i], c.frames[i+1:]...)
-				c.mu.Unlock()
-				return f, true
-			}
-		}
-		done := c.done
-		c.mu.Unlock()
-		if done {
-			return nil, false
-		}
-		select {
-		case <-c.wake:
-		case <-deadline:
-			return nil, false
-		}
-	}
+func (c *Client) closeError() *websocket.CloseError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // Barrier makes a round trip on the connection (a frame of an unknown type
@@ -315,9 +296,7 @@ func (c *Client) Barrier() {
 func (c *Client) None(pred func(Frame) bool) {
 	c.t.Helper()
 	c.Barrier()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, f := range c.frames {
+	for _, f := range c.in.Pending() {
 		if pred(f) {
 			c.t.Fatalf("unexpected frame %v", f)
 		}
@@ -325,29 +304,10 @@ func (c *Client) None(pred func(Frame) bool) {
 }
 
 // Has reports whether an unconsumed frame matching pred has arrived.
-func (c *Client) Has(pred func(Frame) bool) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, f := range c.frames {
-		if pred(f) {
-			return true
-		}
-	}
-	return false
-}
+func (c *Client) Has(pred func(Frame) bool) bool { return c.in.Has(pred) }
 
 // Drop removes every unconsumed frame matching pred.
-func (c *Client) Drop(pred func(Frame) bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	kept := c.frames[:0]
-	for _, f := range c.frames {
-		if !pred(f) {
-			kept = append(kept, f)
-		}
-	}
-	c.frames = kept
-}
+func (c *Client) Drop(pred func(Frame) bool) { c.in.Drop(pred) }
 
 // Req sends frame v with a fresh id and returns its reply.
 func (c *Client) Req(v map[string]any) Frame {
@@ -408,20 +368,10 @@ func (c *Client) ErrorCode(v map[string]any) string {
 // when it ended without a close frame).
 func (c *Client) Closed() *websocket.CloseError {
 	c.t.Helper()
-	deadline := time.After(Wait)
-	for {
-		c.mu.Lock()
-		done, ce := c.done, c.closed
-		c.mu.Unlock()
-		if done {
-			return ce
-		}
-		select {
-		case <-c.wake:
-		case <-deadline:
-			c.t.Fatalf("connection still open after %s", Wait)
-		}
+	if !c.in.WaitEnd(Wait) {
+		c.t.Fatalf("connection still open after %s", Wait)
 	}
+	return c.closeError()
 }
 
 // Raw returns every message received so far, as received.
