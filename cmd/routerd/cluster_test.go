@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,32 +58,15 @@ func binary(t *testing.T) string {
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *routertest.SyncBuffer
 	http   string
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProc runs routerd on config and waits for /readyz.
 func startProc(t *testing.T, config, httpAddr string) *proc {
 	t.Helper()
-	p := &proc{t: t, logs: &syncBuffer{}, http: httpAddr, exited: make(chan struct{})}
+	p := &proc{t: t, logs: &routertest.SyncBuffer{}, http: httpAddr, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), "-c", config)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

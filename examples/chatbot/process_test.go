@@ -1,39 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/routerd/routerd/internal/routertest"
 )
-
-// lockedBuffer is an io.Writer safe for a process's stdout and stderr
-// together.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer // guarded by mu
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestProcessSignals runs the real binary next to a node: it serves nick
 // requests, and SIGINT or SIGTERM makes it drain and exit 0, after which
@@ -49,7 +28,7 @@ func TestProcessSignals(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, "-nats", node.NATSURL(), "-log-level", "debug")
-			var logs lockedBuffer
+			var logs routertest.SyncBuffer
 			cmd.Stdout, cmd.Stderr = &logs, &logs
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
