@@ -112,12 +112,7 @@ func TestExternalNATSOutage(t *testing.T) {
 // serves, not ready, and works once NATS comes.
 func TestExternalNATSLate(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := routertest.FreePort(t)
 	cfg := routertest.Config(t)
 	cfg.NATS.URL = []string{fmt.Sprintf("nats://127.0.0.1:%d", port)}
 	n := routertest.Start(t, cfg)

@@ -128,10 +128,10 @@ func members(t *testing.T, f routertest.Frame) map[string]bool {
 // addresses.
 func clusterConfigs(t *testing.T) (configs, httpAddrs, natsURLs [3]string) {
 	t.Helper()
-	cluster := [3]int{freePort(t), freePort(t), freePort(t)}
+	cluster := [3]int{routertest.FreePort(t), routertest.FreePort(t), routertest.FreePort(t)}
 	for i := range configs {
-		httpAddrs[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		natsPort := freePort(t)
+		httpAddrs[i] = fmt.Sprintf("127.0.0.1:%d", routertest.FreePort(t))
+		natsPort := routertest.FreePort(t)
 		natsURLs[i] = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 		configs[i] = writeConfig(t, fmt.Sprintf(`
 node: {name: n%d}

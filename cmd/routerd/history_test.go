@@ -25,11 +25,11 @@ const electionWait = 30 * time.Second
 // client recovers the whole room.
 func TestClusterHistoryLeaderLoss(t *testing.T) {
 	t.Parallel()
-	cluster := [3]int{freePort(t), freePort(t), freePort(t)}
-	natsPorts := [3]int{freePort(t), freePort(t), freePort(t)}
+	cluster := [3]int{routertest.FreePort(t), routertest.FreePort(t), routertest.FreePort(t)}
+	natsPorts := [3]int{routertest.FreePort(t), routertest.FreePort(t), routertest.FreePort(t)}
 	var procs [3]*proc
 	for i := range procs {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", routertest.FreePort(t))
 		config := writeConfig(t, fmt.Sprintf(`
 node: {name: n%d}
 log: {level: warn}

@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/routerd/routerd/internal/routertest"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -67,38 +67,18 @@ namespaces:
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if _, taken := handedOut.LoadOrStore(port, true); !taken {
-			return port
-		}
-	}
-}
-
-// handedOut holds the ports freePort has returned: the kernel may pick a
-// closed listener's port again, and two processes of these (parallel)
-// tests must not be given the same one.
-var handedOut sync.Map
-
 // TestProcessSignals runs the real binary: it serves, and SIGTERM closes
 // clients with 1001 and exits 0.
 func TestProcessSignals(t *testing.T) {
 	t.Parallel()
 	bin := binary(t)
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", routertest.FreePort(t))
 	cfg := writeConfig(t, fmt.Sprintf(`
 node: {name: proc}
 http: {listen: %q}
 nats: {listen: "127.0.0.1:%d"}
 namespaces: {chat: {}}
-`, httpAddr, freePort(t)))
+`, httpAddr, routertest.FreePort(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-c", cfg)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -70,12 +69,7 @@ func TestProcessSignals(t *testing.T) {
 // restarts, forever: it serves again without being restarted itself. Names
 // of the sockets of a node that shut down are free again.
 func TestReconnects(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", routertest.FreePort(t))
 	cfg := routertest.Config(t)
 	cfg.NATS.Listen = addr
 
