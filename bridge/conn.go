@@ -40,12 +40,11 @@ type conn struct {
 	strikes *rate.Limiter // rejected frames tolerated before 1008
 
 	closeOnce  sync.Once
-	closeCode  int         // the close frame's code (0: none); written before closeStart is set
-	closeText  string      // written before closeStart is set
-	closeStart atomic.Bool // closing began; pongs no longer extend the deadline
-	closeSent  sync.Once   // the close frame is written once
-	pongDue    atomic.Bool // a ping is unanswered and the read deadline for its pong is armed
-	flushers   sync.WaitGroup
+	closeCode  int            // the close frame's code (0: none); written before closeStart is set
+	closeText  string         // written before closeStart is set
+	closeStart atomic.Bool    // closing began; pongs no longer extend the deadline
+	closeSent  sync.Once      // the close frame is written once
+	pongDue    atomic.Bool    // a ping is unanswered and the read deadline for its pong is armed
 	requests   sync.WaitGroup // server-bound requests in flight
 	handled    chan bool      // capacity 1: a worker finished a message (see handleMessage)
 
@@ -62,7 +61,7 @@ func (c *conn) Send(frame []byte) {
 	ok, start := c.q.push(frame)
 	switch {
 	case start:
-		c.startFlusher()
+		go c.flush()
 	case !ok && c.q.full():
 		c.close(websocket.CloseTryAgainLater, "slow consumer", "slow_consumer")
 	}
@@ -71,11 +70,6 @@ func (c *conn) Send(frame []byte) {
 // Wait implements router.Pacer: a history replay waits here for the client
 // to read.
 func (c *conn) Wait(ctx context.Context, n int) (int, error) { return c.q.wait(ctx, n) }
-
-func (c *conn) startFlusher() {
-	c.flushers.Add(1)
-	go c.flush()
-}
 
 // Detached implements router.Conn.
 func (c *conn) Detached(s *router.Socket, reason string) {
@@ -104,7 +98,7 @@ func (c *conn) close(code int, text, reason string) {
 			c.srv.m.Closed(reason)
 		}
 		if c.q.close(code == 0 || code == websocket.CloseTryAgainLater) {
-			c.startFlusher()
+			go c.flush()
 		}
 	})
 }
@@ -126,7 +120,7 @@ func (c *conn) run() {
 		s.Disconnect()
 	}
 	c.close(0, "", "")
-	c.flushers.Wait()
+	c.q.waitFlushers()
 	c.requests.Wait()
 	_ = c.ws.Close()
 }
@@ -239,7 +233,7 @@ func (c *conn) sendPing() {
 // flush writes queued frames until the queue is empty, then, once the
 // connection is closing, the close frame.
 func (c *conn) flush() {
-	defer c.flushers.Done()
+	defer c.q.flusherDone()
 	var batch [][]byte
 	for {
 		batch = c.q.take(batch[:0], maxBatchBytes)

@@ -18,6 +18,11 @@ type sendQueue struct {
 	running bool          // a flusher owns the write side; guarded by mu
 	closed  bool          // takes no more frames; guarded by mu
 	taken   chan struct{} // signalled when take made room; made by the first wait; guarded by mu
+
+	// flushers counts the flushers started; it is added to under mu, where
+	// running is set, so a close that finds running set and then waits for
+	// the flushers cannot miss one that push has just started.
+	flushers sync.WaitGroup
 }
 
 func newSendQueue(limit int) *sendQueue {
@@ -63,10 +68,25 @@ func (q *sendQueue) push(f []byte) (ok, start bool) {
 		return false, false
 	}
 	q.frames = append(q.frames, f)
-	start = !q.running
-	q.running = true
-	return true, start
+	return true, q.run()
 }
+
+// run marks the write side owned and reports whether the caller must start
+// the flusher that owns it; q.mu is held.
+func (q *sendQueue) run() (start bool) {
+	if q.running {
+		return false
+	}
+	q.running = true
+	q.flushers.Add(1)
+	return true
+}
+
+// flusherDone is called by a flusher as it ends.
+func (q *sendQueue) flusherDone() { q.flushers.Done() }
+
+// waitFlushers waits for every flusher started to end.
+func (q *sendQueue) waitFlushers() { q.flushers.Wait() }
 
 // full reports whether a refused push was refused for lack of room (not
 // because the queue is closed).
@@ -119,7 +139,5 @@ func (q *sendQueue) close(drop bool) (start bool) {
 	if drop {
 		q.frames = nil
 	}
-	start = !q.running
-	q.running = true
-	return start
+	return q.run()
 }

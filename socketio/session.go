@@ -252,13 +252,16 @@ func (s *session) close(why closeReason) {
 	if s.connectBy != nil {
 		s.connectBy.Stop()
 	}
+	// The session's goroutines are counted in srv.wg under s.mu, so
+	// Server.Shutdown, which closes every session before it waits, waits
+	// for all of them: one counted by another goroutine's close, too.
+	s.srv.wg.Add(1)
 	s.mu.Unlock()
 	if why.metric != "" {
 		s.srv.m.Closed(why.metric)
 	}
 	s.stop()
 	s.signal()
-	s.srv.wg.Add(1)
 	go s.teardown()
 }
 

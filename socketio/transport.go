@@ -133,6 +133,9 @@ func (s *session) onPacket(p eioPacket, overWebSocket bool) bool {
 func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	taken := s.ws != nil || s.probing || s.closed
+	if !taken {
+		s.srv.wg.Add(1) // under s.mu: see close
+	}
 	s.mu.Unlock()
 	if taken {
 		fail(w, http.StatusBadRequest, errBadRequest, "")
@@ -140,9 +143,9 @@ func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := s.srv.up.Upgrade(w, r, nil)
 	if err != nil {
+		s.srv.wg.Done()
 		return
 	}
-	s.srv.wg.Add(1)
 	go func() {
 		defer s.srv.wg.Done()
 		if !s.probe(conn) {
@@ -199,12 +202,20 @@ func (s *session) probe(conn *websocket.Conn) bool {
 	return false
 }
 
-// attachWebSocket serves a WebSocket-only session on conn.
+// attachWebSocket serves a WebSocket-only session on conn, unless the
+// session was closed already (the daemon is shutting down).
 func (s *session) attachWebSocket(conn *websocket.Conn) {
 	s.mu.Lock()
-	s.ws = conn
+	closed := s.closed
+	if !closed {
+		s.ws = conn
+		s.srv.wg.Add(1) // under s.mu: see close
+	}
 	s.mu.Unlock()
-	s.srv.wg.Add(1)
+	if closed {
+		_ = conn.Close()
+		return
+	}
 	go func() {
 		defer s.srv.wg.Done()
 		s.runWebSocket(conn)
