@@ -23,8 +23,8 @@ import (
 // P.$routerd.eio.{tag}, where the owning node serves it as if it had come in
 // itself, and relays the answer. A forwarded poll whose client goes away is
 // cancelled on the owner (P.$routerd.eio.{tag}.cancel), as a local one would
-// be. WebSocket upgrades are not forwarded: one that reaches another node is
-// refused, and socket.io-client then goes on polling.
+// be. A WebSocket upgrade that reaches another node is tunnelled to the
+// owner (tunnel.go).
 
 // Headers of a forwarded request and its answer, besides the HTTP headers
 // they carry.
@@ -76,7 +76,13 @@ func (s *Server) startForwarding(nc *nats.Conn) error {
 		_ = reqs.Unsubscribe()
 		return err
 	}
-	s.fwd.subs = []*nats.Subscription{reqs, cancels}
+	tunnels, err := nc.Subscribe(s.fwd.subject(s.tag)+".ws", s.serveTunnel)
+	if err != nil {
+		_ = reqs.Unsubscribe()
+		_ = cancels.Unsubscribe()
+		return err
+	}
+	s.fwd.subs = []*nats.Subscription{reqs, cancels, tunnels}
 	return nil
 }
 
@@ -127,6 +133,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, tag string) {
 		fail(w, http.StatusGatewayTimeout, errBadRequest, "the session's node did not answer")
 		return
 	}
+	writeReply(w, reply)
+}
+
+// writeReply answers a request with the reply of the node that served it.
+func writeReply(w http.ResponseWriter, reply *nats.Msg) {
 	status, _ := strconv.Atoi(reply.Header.Get(hdrStatus))
 	for k, v := range reply.Header {
 		if k != hdrStatus {
@@ -135,6 +146,19 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, tag string) {
 	}
 	w.WriteHeader(max(status, http.StatusOK))
 	_, _ = w.Write(reply.Data)
+}
+
+// respondRecorded answers a forwarded request with the response rec holds.
+func respondRecorded(m *nats.Msg, rec *recorder) {
+	reply := nats.NewMsg(m.Reply)
+	reply.Header = nats.Header(rec.header)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	reply.Header.Set(hdrStatus, strconv.Itoa(status))
+	reply.Data = rec.body.Bytes()
+	_ = m.RespondMsg(reply)
 }
 
 // readBody reads a request's body, up to limit bytes.
@@ -179,11 +203,7 @@ func (s *Server) serveForwarded(m *nats.Msg) {
 		req.RemoteAddr = m.Header.Get(hdrRemote)
 		rec := &recorder{header: make(http.Header)}
 		s.serve(rec, req, false)
-		reply := nats.NewMsg(m.Reply)
-		reply.Header = nats.Header(rec.header)
-		reply.Header.Set(hdrStatus, strconv.Itoa(max(rec.status, http.StatusOK)))
-		reply.Data = rec.body.Bytes()
-		_ = m.RespondMsg(reply)
+		respondRecorded(m, rec)
 	}()
 }
 

@@ -7,7 +7,8 @@
 // and native sockets share rooms, presence and subjects. Its own NATS use is
 // the connection state recovery store (a JetStream key-value bucket) and
 // forwarding long-polling requests to the node that holds their session
-// (forward.go), on subjects package router names.
+// (forward.go) and tunnelling WebSocket upgrades to it (tunnel.go), on
+// subjects package router names.
 //
 // Lifecycle: New → (mounted on the HTTP mux; serves sessions) → Shutdown,
 // which closes every session and waits for their goroutines.
@@ -62,6 +63,9 @@ type Server struct {
 	open     atomic.Int64 // open sessions
 	draining atomic.Bool  // Shutdown began: refuse new sessions
 
+	stopping context.Context // ends when Shutdown begins (tunnels end then)
+	stop     context.CancelFunc
+
 	mu       sync.Mutex
 	sessions map[string]*session // by Engine.IO sid; guarded by mu
 	wg       sync.WaitGroup      // session goroutines
@@ -83,6 +87,7 @@ func New(o Options) *Server {
 		sessions:    make(map[string]*session),
 		keepHeaders: o.Config.BackendAuth(),
 	}
+	s.stopping, s.stop = context.WithCancel(context.Background())
 	for nsp := range o.Config.SocketIO.Namespaces {
 		s.listed[nsp] = &codec{nsp: nsp}
 	}
@@ -98,7 +103,7 @@ func New(o Options) *Server {
 	s.tag = router.RandomID()[:8]
 	if o.NATS != nil {
 		if err := s.startForwarding(o.NATS); err != nil {
-			s.log.Error("polling requests for other nodes' sessions cannot be forwarded", "err", err)
+			s.log.Error("requests for other nodes' sessions cannot be forwarded", "err", err)
 			s.fwd = nil
 		}
 	}
@@ -167,7 +172,7 @@ func fail(w http.ResponseWriter, status, code int, message string) {
 
 // ServeHTTP serves Engine.IO requests: handshakes, polls, posts and
 // WebSocket upgrades. A poll or post for a session of another node is
-// forwarded to it.
+// forwarded to it, an upgrade tunnelled to it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) }
 
 // serve serves a request; forward says whether one for another node's
@@ -223,9 +228,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 	}
 	sess := s.lookup(sid)
 	if sess == nil {
-		if tag := sidTag(sid); forward && s.fwd != nil && transport == "polling" && tag != s.tag {
-			s.forward(w, r, tag)
-			return
+		if tag := sidTag(sid); forward && s.fwd != nil && tag != s.tag {
+			switch {
+			case transport == "polling":
+				s.forward(w, r, tag)
+				return
+			case upgrade:
+				s.tunnel(w, r, tag)
+				return
+			}
 		}
 		fail(w, http.StatusBadRequest, errSessionUnknown, "")
 		return
@@ -319,6 +330,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopForwarding()
 	s.mu.Lock()
 	s.draining.Store(true)
+	s.stop()
 	all := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
 		all = append(all, sess)

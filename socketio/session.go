@@ -62,7 +62,7 @@ type session struct {
 	mu        sync.Mutex
 	queue     [][]byte             // units waiting for the transport; guarded by mu
 	taken     chan struct{}        // capacity 1: units were taken; made by the first wait; guarded by mu
-	ws        *websocket.Conn      // the WebSocket once upgraded (or WebSocket only); guarded by mu
+	ws        wsConn               // the WebSocket once upgraded (or WebSocket only); guarded by mu
 	probing   bool                 // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
 	pollBusy  bool                 // a poll is pending; guarded by mu
 	postBusy  bool                 // a post is being read; guarded by mu

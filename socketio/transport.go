@@ -9,6 +9,19 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// wsConn is a session's WebSocket: a *websocket.Conn, or a tunnel to one
+// that another node accepted (tunnel.go). Close drops the connection
+// without a close frame.
+type wsConn interface {
+	ReadMessage() (messageType int, p []byte, err error)
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	SetReadLimit(limit int64)
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	Close() error
+}
+
 // poll serves a long-polling GET: it waits until something is queued (a
 // ping comes every ping_interval) and answers with everything queued, or
 // with a noop once a WebSocket probe succeeded, or with the close packet.
@@ -131,13 +144,7 @@ func (s *session) onPacket(p eioPacket, overWebSocket bool) bool {
 // answered "3probe"), the pending poll is released with a noop, and the
 // client's "5" switches the session over.
 func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	taken := s.ws != nil || s.probing || s.closed
-	if !taken {
-		s.srv.wg.Add(1) // under s.mu: see close
-	}
-	s.mu.Unlock()
-	if taken {
+	if !s.holdUpgrade() {
 		fail(w, http.StatusBadRequest, errBadRequest, "")
 		return
 	}
@@ -146,19 +153,38 @@ func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
 		s.srv.wg.Done()
 		return
 	}
-	go func() {
-		defer s.srv.wg.Done()
-		if !s.probe(conn) {
-			_ = conn.Close()
-			return
-		}
-		s.runWebSocket(conn)
-	}()
+	go s.serveUpgrade(conn)
+}
+
+// holdUpgrade reports whether the session may be upgraded (it is polling,
+// and no other upgrade is in progress), and then counts the goroutine that
+// will serve the upgrade in srv.wg: the caller runs serveUpgrade, or calls
+// srv.wg.Done.
+func (s *session) holdUpgrade() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ws != nil || s.probing || s.closed {
+		return false
+	}
+	s.srv.wg.Add(1) // under s.mu: see close
+	return true
+}
+
+// serveUpgrade runs the upgrade handshake on conn and, when it succeeds,
+// serves the session on it. A goroutine of the session's, counted in
+// srv.wg by the caller.
+func (s *session) serveUpgrade(conn wsConn) {
+	defer s.srv.wg.Done()
+	if !s.probe(conn) {
+		_ = conn.Close()
+		return
+	}
+	s.runWebSocket(conn)
 }
 
 // probe runs the upgrade handshake on conn; it reports whether the session
 // now uses conn.
-func (s *session) probe(conn *websocket.Conn) bool {
+func (s *session) probe(conn wsConn) bool {
 	conn.SetReadLimit(int64(s.srv.cfg.Limits.MaxFrameBytes))
 	_ = conn.SetReadDeadline(time.Now().Add(s.srv.cfg.HTTP.HandshakeTimeout))
 	typ, msg, err := conn.ReadMessage()
@@ -224,7 +250,7 @@ func (s *session) attachWebSocket(conn *websocket.Conn) {
 
 // runWebSocket reads the client's packets until the connection ends, with
 // a writer goroutine beside it; it owns conn.
-func (s *session) runWebSocket(conn *websocket.Conn) {
+func (s *session) runWebSocket(conn wsConn) {
 	conn.SetReadLimit(int64(s.srv.cfg.Limits.MaxFrameBytes))
 	written := make(chan struct{})
 	go func() {
@@ -259,7 +285,7 @@ func (s *session) runWebSocket(conn *websocket.Conn) {
 
 // writeLoop writes queued units until the session closes, then the close
 // frame.
-func (s *session) writeLoop(conn *websocket.Conn) {
+func (s *session) writeLoop(conn wsConn) {
 	for {
 		units, closed := s.take()
 		for _, u := range units {
@@ -273,7 +299,7 @@ func (s *session) writeLoop(conn *websocket.Conn) {
 			})
 			if err != nil {
 				s.close(closeGone)
-				_ = conn.NetConn().Close()
+				_ = conn.Close()
 				return
 			}
 		}
@@ -282,7 +308,7 @@ func (s *session) writeLoop(conn *websocket.Conn) {
 			code := s.why.code
 			s.mu.Unlock()
 			if code == 0 {
-				_ = conn.NetConn().Close()
+				_ = conn.Close()
 				return
 			}
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), deadline())
