@@ -34,10 +34,20 @@ func (jsonCodec) EncodeEvent(e *Event) []byte {
 	return append(b, '}')
 }
 
-// startRouter runs an embedded nats-server and a router on it.
+// startRouter runs an embedded nats-server and a router on it, with
+// namespace chat.
 func startRouter(tb testing.TB) (*Router, *nats.Conn) {
 	tb.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	return startRouterWith(tb, &server.Options{}, map[string]config.Namespace{"chat": config.DefaultNamespace()})
+}
+
+// startRouterWith runs an embedded nats-server with opts (on a random
+// local port) and a router on it with namespaces; it returns the router
+// and a connection for a backend.
+func startRouterWith(tb testing.TB, opts *server.Options, namespaces map[string]config.Namespace) (*Router, *nats.Conn) {
+	tb.Helper()
+	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", server.RANDOM_PORT, true, true
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -55,7 +65,7 @@ func startRouter(tb testing.TB) (*Router, *nats.Conn) {
 		return nc
 	}
 	cfg := config.Default()
-	cfg.Namespaces = map[string]config.Namespace{"chat": config.DefaultNamespace()}
+	cfg.Namespaces = namespaces
 	r := New(Options{Conn: connect(), Config: &cfg})
 	if err := r.Start(context.Background()); err != nil {
 		tb.Fatal(err)

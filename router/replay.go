@@ -294,8 +294,11 @@ func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since u
 	if err == nil {
 		err = r.sendReplay(ctx, s, evs)
 	}
-	if err == nil && !rm.goLive(s, c, lastSeq(evs, since)) {
-		err = Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
+	if err == nil {
+		var ok bool
+		if ok, err = r.goLive(ctx, s, rm, c, lastSeq(evs, since)); err == nil && !ok {
+			err = Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
+		}
 	}
 	if err != nil {
 		r.leaveRoom(s, room)
@@ -324,32 +327,51 @@ func lastSeq(evs []histEvent, since uint64) uint64 {
 }
 
 // goLive ends the catch-up of member s, whose replay went up to seq last:
-// the held events after last are sent and live delivery takes over. It
-// reports false when too many events were held (the join fails).
-func (rm *room) goLive(s *Socket, c *catchup, last uint64) bool {
+// the live events held meanwhile that come after last are sent, paced as
+// the replay (more are held while they are), and then live delivery takes
+// over. It reports false when too many events were held (the join fails).
+func (r *Router) goLive(ctx context.Context, s *Socket, rm *room, c *catchup, last uint64) (bool, error) {
+	for {
+		held, done, ok := rm.takeHeld(s, c, last)
+		if done {
+			return ok, nil
+		}
+		if err := r.sendReplay(ctx, s, held); err != nil {
+			return true, err
+		}
+		last = held[len(held)-1].ev.Seq
+	}
+}
+
+// takeHeld takes the events held for member s after seq last. When there
+// are none, it switches s to live delivery and reports done; ok is false
+// when too many events were held.
+func (rm *room) takeHeld(s *Socket, c *catchup, last uint64) (held []histEvent, done, ok bool) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	if rm.catching[s] != c { // it left meanwhile
-		return true
-	}
-	if c.overflow {
+	switch {
+	case rm.catching[s] != c: // it left meanwhile
+		return nil, true, true
+	case c.overflow:
 		delete(rm.catching, s)
-		return false
+		return nil, true, false
 	}
-	codec := s.conn.Codec()
 	for _, he := range c.held {
 		if he.ev.Seq > last {
-			s.conn.Send(codec.EncodeEvent(he.ev))
+			held = append(held, he)
 		}
 	}
 	c.held = nil
+	if len(held) > 0 {
+		return held, false, true
+	}
 	if rm.pos >= last {
 		delete(rm.catching, s)
 	} else {
 		// The replay read events the subscription has not brought yet.
 		c.live, c.floor = true, last
 	}
-	return true
+	return nil, true, true
 }
 
 // sendReplay queues the replayed events for s, pacing them where the
