@@ -80,17 +80,7 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 // which then serves it over the tunnel both ways (text and binary), until
 // the client closes it.
 func TestWebSocketWithoutStickySessions(t *testing.T) {
-	nodes := routertest.StartCluster(t, 2, func(_ int, cfg *config.Config) {
-		cfg.SocketIO = sioConfig(t).SocketIO
-	})
-	d := startDriver(t)
-	a := connectSplit(t, d, nodes[0], nodes[1])
-	if got := d.emitAck("a", "join", "lobby"); got != `{"ok":true}` {
-		t.Fatalf("join: %s", got)
-	}
-	native := nodes[1].Dial()
-	native.Connect("chat")
-	native.Join("chat", "lobby")
+	_, d, a, native := tunnelledLobby(t, 2)
 	d.emit("a", "message", "lobby", map[string]any{"$bytes": "AQID"}) // a binary frame up the tunnel
 	if f := native.Next(isEvent("message")); f.Str("from") != a || f.JSON("data") != `{"$binary":"AQID"}` {
 		t.Fatalf("native got %v", f)
@@ -135,6 +125,25 @@ func targetURL(t *testing.T, n *routertest.Node) *url.URL {
 	return u
 }
 
+// tunnelledLobby starts a cluster of n nodes, connects Socket.IO socket
+// "a" with connectSplit (owner nodes[0], edge nodes[1]) and a native client
+// to the last node, and has both join room lobby.
+func tunnelledLobby(t *testing.T, n int) ([]*routertest.Node, *driver, string, *routertest.Client) {
+	t.Helper()
+	nodes := routertest.StartCluster(t, n, func(_ int, cfg *config.Config) {
+		cfg.SocketIO = sioConfig(t).SocketIO
+	})
+	d := startDriver(t)
+	a := connectSplit(t, d, nodes[0], nodes[1])
+	if got := d.emitAck("a", "join", "lobby"); got != `{"ok":true}` {
+		t.Fatalf("join: %s", got)
+	}
+	native := nodes[n-1].Dial()
+	native.Connect("chat")
+	native.Join("chat", "lobby")
+	return nodes, d, a, native
+}
+
 // connectSplit connects socket "a" through a balancer that sends its
 // handshake to owner and every later request to edge, and waits until it
 // runs on WebSocket: through a tunnel from edge to owner.
@@ -171,17 +180,7 @@ func TestWebSocketTunnelEnds(t *testing.T) {
 	for _, stop := range []int{0, 1} {
 		name := map[int]string{0: "owner stops", 1: "edge stops"}[stop]
 		t.Run(name, func(t *testing.T) {
-			nodes := routertest.StartCluster(t, 3, func(_ int, cfg *config.Config) {
-				cfg.SocketIO = sioConfig(t).SocketIO
-			})
-			d := startDriver(t)
-			a := connectSplit(t, d, nodes[0], nodes[1])
-			if got := d.emitAck("a", "join", "lobby"); got != `{"ok":true}` {
-				t.Fatalf("join: %s", got)
-			}
-			native := nodes[2].Dial()
-			native.Connect("chat")
-			native.Join("chat", "lobby")
+			nodes, d, a, native := tunnelledLobby(t, 3)
 			nodes[stop].Stop()
 			if m := d.event("a", "$disconnect"); m.Reason != "transport close" {
 				t.Fatalf("a disconnected: %q", m.Reason)
