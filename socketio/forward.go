@@ -52,6 +52,15 @@ func sidTag(sid string) string {
 	return tag
 }
 
+// tagLen is the length of a node tag.
+const tagLen = 8
+
+// validTag reports whether tag may be a node's: one subject token of the
+// right length. A sid with any other tag is unknown everywhere.
+func validTag(tag string) bool {
+	return len(tag) == tagLen && router.Escape(tag) == tag
+}
+
 // startForwarding subscribes to the requests other nodes forward here.
 func (s *Server) startForwarding(nc *nats.Conn) error {
 	subj := router.NewSubjects(s.cfg.NATS.Prefix)

@@ -100,7 +100,7 @@ func New(o Options) *Server {
 	if history && o.NATS != nil {
 		s.store = newRecoveryStore(o.NATS, o.Config)
 	}
-	s.tag = router.RandomID()[:8]
+	s.tag = router.RandomID()[:tagLen]
 	if o.NATS != nil {
 		if err := s.startForwarding(o.NATS); err != nil {
 			s.log.Error("requests for other nodes' sessions cannot be forwarded", "err", err)
@@ -228,7 +228,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 	}
 	sess := s.lookup(sid)
 	if sess == nil {
-		if tag := sidTag(sid); forward && s.fwd != nil && tag != s.tag {
+		if tag := sidTag(sid); forward && s.fwd != nil && tag != s.tag && validTag(tag) {
 			switch {
 			case transport == "polling":
 				s.forward(w, r, tag)

@@ -69,6 +69,15 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 			})
 		}
 	}
+	// A sid no node could have made is unknown at once, on every node.
+	for _, sid := range []string{"a b.x", "a\r\nPUB x 1\r\n.x", ">.x", "*.x", "abcdefgh>.x"} {
+		for _, n := range nodes {
+			status, body := httpDo(t, "GET", eioURL(n, "transport=polling&sid="+url.QueryEscape(sid)), "", nil)
+			if status != http.StatusBadRequest || body != `{"code":1,"message":"Session ID unknown"}` {
+				t.Fatalf("sid %q: %d %s", sid, status, body)
+			}
+		}
+	}
 	if hits[0].Load() == 0 || hits[1].Load() == 0 {
 		t.Fatalf("the balancer did not use both nodes: %d, %d", hits[0].Load(), hits[1].Load())
 	}

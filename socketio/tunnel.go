@@ -226,7 +226,7 @@ func (s *Server) serveTunnel(m *nats.Msg) {
 	case sess == nil:
 		fail(rec, http.StatusBadRequest, errSessionUnknown, "")
 		return
-	case id == "" || edgeTag == "" || router.Escape(id) != id || router.Escape(edgeTag) != edgeTag:
+	case id == "" || router.Escape(id) != id || !validTag(edgeTag):
 		// Each is one subject token.
 		fail(rec, http.StatusBadRequest, errBadRequest, "")
 		return
