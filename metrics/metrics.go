@@ -31,6 +31,7 @@ type Metrics struct {
 	replays       *prometheus.CounterVec
 	replayed      prometheus.Counter
 	replayTime    prometheus.Histogram
+	tunnels       *prometheus.GaugeVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -78,7 +79,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "routerd_peer_sockets", Help: "Sockets held by other nodes that this node knows of (to speak for them if their node dies)."})
 	m.nodes = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "routerd_nodes", Help: "routerd nodes alive on the bus as heartbeats show, this one included; updated once a lost node's sockets are accounted for."})
-	reg.MustRegister(m.peerSockets, m.nodes)
+	m.tunnels = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "routerd_socketio_tunnels", Help: "Socket.IO WebSockets tunnelled between nodes, by this node's side: edge (accepted the WebSocket) or owner (holds the session)."}, []string{"side"})
+	reg.MustRegister(m.peerSockets, m.nodes, m.tunnels)
 	m.eventsOut = m.framesOut.WithLabelValues("event")
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "routerd_fanout_seconds", Help: "Time to queue one NATS message to every local recipient.",
@@ -247,5 +250,13 @@ func (m *Metrics) PeerSockets(n int) {
 func (m *Metrics) Nodes(n int) {
 	if m != nil {
 		m.nodes.Set(float64(n))
+	}
+}
+
+// Tunnel adds n (1 or -1) to the open Socket.IO tunnels of side ("edge" or
+// "owner").
+func (m *Metrics) Tunnel(side string, n int) {
+	if m != nil {
+		m.tunnels.WithLabelValues(side).Add(float64(n))
 	}
 }

@@ -89,7 +89,20 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 // which then serves it over the tunnel both ways (text and binary), until
 // the client closes it.
 func TestWebSocketWithoutStickySessions(t *testing.T) {
-	_, d, a, native := tunnelledLobby(t, 2)
+	nodes, d, a, native := tunnelledLobby(t, 2)
+	tunnels := func(want int) {
+		t.Helper()
+		for i, side := range []string{"owner", "edge"} {
+			metric := fmt.Sprintf(`routerd_socketio_tunnels{side=%q}`, side)
+			routertest.Eventually(t, metric, func() error {
+				if got := scrape(t, nodes[i], metric); got != fmt.Sprintf("%s %d", metric, want) {
+					return fmt.Errorf("%q", got)
+				}
+				return nil
+			})
+		}
+	}
+	tunnels(1)
 	d.emit("a", "message", "lobby", map[string]any{"$bytes": "AQID"}) // a binary frame up the tunnel
 	if f := native.Next(isEvent("message")); f.Str("from") != a || f.JSON("data") != `{"$binary":"AQID"}` {
 		t.Fatalf("native got %v", f)
@@ -111,6 +124,7 @@ func TestWebSocketWithoutStickySessions(t *testing.T) {
 	if f := native.Next(isEvent("$leave")); f.JSON("data") != `{"sid":"`+a+`"}` {
 		t.Fatalf("leave %v", f)
 	}
+	tunnels(0)
 }
 
 // balancer is a load balancer in front of nodes: pick chooses the node of

@@ -113,6 +113,8 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 		return
 	}
 	e.start(conn)
+	s.m.Tunnel("edge", 1)
+	defer s.m.Tunnel("edge", -1)
 	// The tunnel ends when the owner ends it, or when this node shuts
 	// down: then the client is told so, as a local client would be.
 	stop := context.AfterFunc(ctx, func() {
@@ -241,7 +243,11 @@ func (s *Server) serveTunnel(m *nats.Msg) {
 		return
 	}
 	rec.WriteHeader(http.StatusSwitchingProtocols)
-	go sess.serveUpgrade(conn)
+	s.m.Tunnel("owner", 1)
+	go func() {
+		defer s.m.Tunnel("owner", -1)
+		sess.serveUpgrade(conn)
+	}()
 }
 
 // tunnelConn is the owner's side of a tunnel: the session's WebSocket.
