@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ type conn struct {
 	pongDue    atomic.Bool    // a ping is unanswered and the read deadline for its pong is armed
 	requests   sync.WaitGroup // server-bound requests in flight
 	handled    chan bool      // capacity 1: a worker finished a message (see handleMessage)
+	readEnd    error          // why reading ended, nil when the connection began closing; written by the reading side before readLoop returns
 
 	mu      sync.Mutex
 	sockets map[string]*router.Socket // by namespace; guarded by mu
@@ -122,7 +124,31 @@ func (c *conn) run() {
 	c.close(0, "", "")
 	c.q.waitFlushers()
 	c.requests.Wait()
+	c.linger()
 	_ = c.ws.Close()
+}
+
+// linger reads on, discarding, when the server closed the connection while
+// the client was sending, until the client answers the close frame, or
+// closes, or the close grace ends. Closing the socket with what the client
+// sent still unread would reset the connection, and the client would lose
+// the close frame (and report 1006).
+func (c *conn) linger() {
+	switch {
+	case errors.Is(c.readEnd, websocket.ErrReadLimit):
+		// gorilla sent 1009 and reads no more: discard the raw bytes.
+		nc := c.ws.NetConn()
+		_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
+		_, _ = io.Copy(io.Discard, nc)
+	case c.readEnd == nil && c.closeCode != 0:
+		// The reader stopped at the close; the flusher wrote the close
+		// frame and set the read deadline to the close grace.
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}
 }
 
 // readLoop reads client messages until the connection ends. The reading
@@ -147,6 +173,7 @@ func (c *conn) readLoop() {
 		if c.br.Buffered() == 0 {
 			if err := ready.wait(); err != nil {
 				c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
+				c.readEnd = err
 				return
 			}
 		}
@@ -180,6 +207,7 @@ func (c *conn) readMessage(onWorker bool) bool {
 			c.srv.m.Closed("too_large")
 		}
 		c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
+		c.readEnd = err
 		return false
 	}
 	if typ != websocket.TextMessage {

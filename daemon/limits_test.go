@@ -460,3 +460,49 @@ func TestLimitMaxConnections(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLimitCloseCodeReachesBusyClient: a client still sending when the
+// server closes it gets the close code, and its connection is not reset
+// (where a client library reports 1006, the close frame lost): the server
+// reads on, discarding, until the client answers the close.
+func TestLimitCloseCodeReachesBusyClient(t *testing.T) {
+	t.Parallel()
+	cfg := routertest.Config(t)
+	cfg.Limits.MaxFrameBytes = 4096
+	node := routertest.Start(t, cfg)
+	for name, tc := range map[string]struct {
+		first string // sent before the stream of small frames
+		code  int
+	}{
+		"rate limit": {"", websocket.ClosePolicyViolation},
+		"too large":  {`{"type":"leave","ns":"chat","room":"` + strings.Repeat("r", 5000) + `"}`, websocket.CloseMessageTooBig},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ws := routertest.DialWebSocket(t, node.WSURL(), nil)
+			written := make(chan error, 1)
+			go func() {
+				var err error
+				if tc.first != "" {
+					err = ws.WriteMessage(websocket.TextMessage, []byte(tc.first))
+				}
+				for id := 1; err == nil; id++ {
+					err = ws.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"leave","ns":"chat","room":"r","id":%d}`, id))
+				}
+				written <- err
+			}()
+			var err error
+			for err == nil {
+				_, _, err = ws.ReadMessage()
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != tc.code {
+				t.Fatalf("the connection ended with %v, want close %d", err, tc.code)
+			}
+			// The client stops sending because it answered the close, not
+			// because the server reset the connection.
+			if err := <-written; !errors.Is(err, websocket.ErrCloseSent) {
+				t.Fatalf("sending ended with %v, want %v", err, websocket.ErrCloseSent)
+			}
+		})
+	}
+}

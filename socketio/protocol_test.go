@@ -3,6 +3,7 @@ package socketio_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/routertest"
 )
 
@@ -318,6 +320,67 @@ func TestLimits(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCloseCodeReachesBusyClient: a client still sending when its session
+// is closed gets the close code, and its connection is not reset: the
+// server reads on, discarding, until the client answers the close. Also
+// through a tunnel (the edge reads on for the owner).
+func TestCloseCodeReachesBusyClient(t *testing.T) {
+	nodes := routertest.StartCluster(t, 2, func(_ int, cfg *config.Config) {
+		cfg.SocketIO = sioConfig(t).SocketIO
+		cfg.Limits.MaxFrameBytes = 4096
+	})
+	local := "ws" + strings.TrimPrefix(eioURL(nodes[0], "transport=websocket"), "http")
+	tunnelled := func() string {
+		p := handshakePolling(t, nodes[0])
+		return "ws" + strings.TrimPrefix(eioURL(nodes[1], "transport=websocket&sid="+p.sid), "http")
+	}
+	for name, tc := range map[string]struct {
+		url     func() string
+		upgrade bool   // probe and switch first
+		first   string // sent before the stream of small packets
+		code    int
+	}{
+		"rate limit":            {url: func() string { return local }, code: websocket.ClosePolicyViolation},
+		"too large":             {url: func() string { return local }, first: `42["x","` + strings.Repeat("a", 5000) + `"]`, code: websocket.CloseMessageTooBig},
+		"tunnelled, rate limit": {url: tunnelled, upgrade: true, code: websocket.ClosePolicyViolation},
+		"tunnelled, too large":  {url: tunnelled, upgrade: true, first: `42["x","` + strings.Repeat("a", 5000) + `"]`, code: websocket.CloseMessageTooBig},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ws := routertest.DialWebSocket(t, tc.url(), nil)
+			if tc.upgrade {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+				if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+					t.Fatalf("probe: %q %v", m, err)
+				}
+				_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+			}
+			_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+			written := make(chan error, 1)
+			go func() {
+				var err error
+				if tc.first != "" {
+					err = ws.WriteMessage(websocket.TextMessage, []byte(tc.first))
+				}
+				for err == nil {
+					err = ws.WriteMessage(websocket.TextMessage, []byte(`42["join","r"]`))
+				}
+				written <- err
+			}()
+			var err error
+			for err == nil {
+				_, _, err = ws.ReadMessage()
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != tc.code {
+				t.Fatalf("the connection ended with %v, want close %d", err, tc.code)
+			}
+			if err := <-written; !errors.Is(err, websocket.ErrCloseSent) {
+				t.Fatalf("sending ended with %v, want %v", err, websocket.ErrCloseSent)
+			}
+		})
+	}
 }
 
 // TestGarbage: what Socket.IO's own decoder refuses closes that session

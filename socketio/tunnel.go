@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,8 +29,9 @@ import (
 // once handled, so each side's pace holds the other back as a socket's
 // would:
 //   - client to owner, on P.$routerd.eio.{owner}.ws.{id}: Eio-Type text or
-//     binary, and at the end close (the client's close frame), toolarge
-//     (over limits.max_frame_bytes) or end (the connection is gone);
+//     binary, then close (the client's close frame) or toolarge (over
+//     limits.max_frame_bytes) where that ended it, and last end (the edge
+//     let go of the connection: no more answers will come);
 //   - owner to client, on P.$routerd.eio.{edge}.ws.{id}: text, binary,
 //     close (a close frame to send) or end (drop the connection).
 //
@@ -56,7 +57,7 @@ const (
 	tunnelEnd      = "end"
 )
 
-var errTunnelEnded = errors.New("websocket tunnel: the other node ended it")
+var errTunnelEnded = errors.New("websocket tunnel ended")
 
 // tunnelSubject is the subject the node tagged tag receives a tunnel's
 // messages on.
@@ -124,13 +125,21 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 		_ = conn.Close()
 	})
 	defer stop()
-	s.relayUp(ctx, conn, up)
+	s.relayUp(ctx, e, up)
 }
 
 // relayUp sends the client's messages to the owner until the connection
-// ends, the owner stops taking them, or ctx ends.
-func (s *Server) relayUp(ctx context.Context, conn *websocket.Conn, up string) {
-	defer func() { _ = conn.Close() }()
+// ends, the owner stops taking them, or ctx ends. Once the owner let go
+// after a close frame, what the client still sends is discarded until it
+// answers the close.
+func (s *Server) relayUp(ctx context.Context, e *edge, up string) {
+	conn := e.conn
+	defer func() {
+		_ = conn.Close()
+		// Last, after what the client sent: the owner stops waiting for
+		// answers from this side.
+		_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelEnd, nil))
+	}()
 	conn.SetReadLimit(int64(s.cfg.Limits.MaxFrameBytes))
 	// The owner takes a message once its session is ready for the next
 	// one; it pings within this.
@@ -145,16 +154,19 @@ func (s *Server) relayUp(ctx context.Context, conn *websocket.Conn, up string) {
 		typ, msg, err := conn.ReadMessage()
 		var ce *websocket.CloseError
 		switch {
-		case err == nil && typ == websocket.BinaryMessage:
-			err = request(tunnelBinary, msg)
+		case err == nil && e.lingering.Load():
 		case err == nil:
-			err = request(tunnelText, msg)
+			kind := tunnelText
+			if typ == websocket.BinaryMessage {
+				kind = tunnelBinary
+			}
+			err = request(kind, msg)
 		case errors.Is(err, websocket.ErrReadLimit):
+			e.closed.Store(true) // gorilla sent 1009
 			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelTooLarge, nil))
+			linger(conn, err)
 		case errors.As(err, &ce):
 			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelClose, websocket.FormatCloseMessage(ce.Code, ce.Text)))
-		default:
-			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelEnd, nil))
 		}
 		if err != nil {
 			return
@@ -174,7 +186,10 @@ type edge struct {
 	once  sync.Once
 	ready chan struct{}   // closed by start
 	conn  *websocket.Conn // set by start; nil when the upgrade failed
-	end   func()          // ends the tunnel
+	end   func()          // ends the tunnel: drops the connection
+
+	closed    atomic.Bool // a close frame went to the client
+	lingering atomic.Bool // the owner let go after the close: relayUp discards
 }
 
 // start lets down write to conn (nil: drop what the owner sends). Only the
@@ -204,6 +219,22 @@ func (e *edge) down(m *nats.Msg) {
 		err = e.conn.WriteMessage(typ, m.Data)
 	case tunnelClose:
 		err = e.conn.WriteControl(websocket.CloseMessage, m.Data, deadline())
+		if errors.Is(err, websocket.ErrCloseSent) {
+			err = nil // gorilla sent one already (1009, over the read limit)
+		}
+		if err == nil {
+			e.closed.Store(true)
+		}
+	case tunnelEnd:
+		if !e.closed.Load() {
+			e.end()
+			return
+		}
+		// Wait for the client's answer to the close frame, reading (see
+		// linger) for at most the close grace.
+		e.lingering.Store(true)
+		_ = e.conn.SetReadDeadline(time.Now().Add(closeGrace))
+		return
 	default:
 		e.end()
 		return
@@ -211,7 +242,9 @@ func (e *edge) down(m *nats.Msg) {
 	reply := nats.NewMsg(m.Reply)
 	if err != nil {
 		reply.Header.Set(hdrError, err.Error())
-		e.end()
+		if !errors.Is(err, websocket.ErrCloseSent) { // else the client is being closed
+			e.end()
+		}
 	}
 	_ = m.RespondMsg(reply)
 }
@@ -276,6 +309,11 @@ func newTunnelConn(nc *nats.Conn, in, out string) (*tunnelConn, error) {
 	}
 	t.ctx, t.end = context.WithCancel(context.Background())
 	sub, err := nc.Subscribe(in, func(m *nats.Msg) {
+		if m.Header.Get(hdrType) == tunnelEnd {
+			// The edge is gone: so are the answers to writes in flight.
+			t.end()
+			return
+		}
 		select {
 		case t.in <- m:
 		case <-t.ctx.Done():
@@ -310,7 +348,7 @@ func (t *tunnelConn) ReadMessage() (int, []byte, error) {
 		case <-expired:
 			err = fmt.Errorf("websocket tunnel: read: %w", os.ErrDeadlineExceeded)
 		case <-t.ctx.Done():
-			err = net.ErrClosed
+			err = errTunnelEnded
 		}
 		if timer != nil {
 			timer.Stop()
@@ -337,9 +375,7 @@ func (t *tunnelConn) read(m *nats.Msg) (int, []byte, error) {
 	case tunnelClose:
 		return 0, nil, closeError(m.Data)
 	}
-	// The edge is gone: so are the writes it would have answered.
-	t.end()
-	return 0, nil, errTunnelEnded
+	return 0, nil, fmt.Errorf("websocket tunnel: message type %q", m.Header.Get(hdrType))
 }
 
 // closeError is what a close frame's payload says.
