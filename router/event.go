@@ -52,11 +52,11 @@ var jsonNull = json.RawMessage("null")
 
 // Payload turns a NATS payload into event data (SPEC §3): valid JSON is kept
 // (compacted, so that frames hold no raw newline), an empty payload is null,
-// anything else becomes a JSON string. JSON text must be UTF-8 (RFC 8259),
+// anything else (whitespace alone too) becomes a JSON string. JSON text must be UTF-8 (RFC 8259),
 // and frames go out as WebSocket text, so a payload that is not valid UTF-8
 // is not JSON: it becomes a string with U+FFFD for the bad bytes.
 func Payload(p []byte) json.RawMessage {
-	if len(bytes.TrimSpace(p)) == 0 {
+	if len(p) == 0 {
 		return jsonNull
 	}
 	if utf8.Valid(p) {
