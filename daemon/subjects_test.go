@@ -339,12 +339,23 @@ func TestCustomPrefix(t *testing.T) {
 	a.c.Next(routertest.IsEvent("marker"))
 	a.c.None(routertest.IsEvent("old"))
 
-	// Everything routerd itself published is under the prefix.
+	// Everything routerd itself published is under the prefix, and its
+	// node-to-node traffic (here: the rooms request asked of every node)
+	// under $routerd.{prefix}, outside it.
+	internal := 0
 	for _, m := range all.Msgs() {
-		if !strings.HasPrefix(m.Subject, "acme.rt.") && !strings.HasPrefix(m.Subject, "_INBOX.") &&
-			m.Subject != "router.chat.room.lobby.old" {
+		switch {
+		case strings.HasPrefix(m.Subject, "$routerd.acme.rt."):
+			internal++
+		case strings.HasPrefix(m.Subject, "acme.rt.$"):
+			t.Errorf("node-to-node message on %q inside the prefix", m.Subject)
+		case !strings.HasPrefix(m.Subject, "acme.rt.") && !strings.HasPrefix(m.Subject, "_INBOX.") &&
+			m.Subject != "router.chat.room.lobby.old":
 			t.Errorf("message on %q outside the prefix", m.Subject)
 		}
+	}
+	if internal == 0 {
+		t.Error("no node-to-node message under $routerd.acme.rt")
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 // shows (replay and scrollback) is its last max_msgs events.
 //
 // Live delivery: the stream republishes every event it stores, from its
-// leader, to P.$routerd.hist.{ns}.room.{room}.{event} with its sequence in
+// leader, to $routerd.P.hist.{ns}.room.{room}.{event} with its sequence in
 // the Nats-Sequence header. A node subscribes there (once per room with local
 // members, like any room) instead of to the room subject, so every delivered
 // event carries its seq and arrives in stream order. A join with since
@@ -76,7 +76,7 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		AllowDirect:       true,
 		RePublish: &jetstream.RePublish{
 			Source:      r.subj.join(ns, kindRoom, ">"),
-			Destination: r.subj.join(sysToken, "hist", ns, kindRoom, ">"),
+			Destination: r.subj.Internal(storedToken, ns, kindRoom, ">"),
 		},
 	}
 }

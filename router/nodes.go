@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Node heartbeats: every node publishes P.$routerd.hb every
+// Node heartbeats: every node publishes $routerd.P.hb every
 // heartbeatInterval and counts a node it has not heard from for nodeExpiry
 // as gone. Cluster-wide answers (presence, ctl) are gathered from every node
 // in the table.
@@ -20,7 +20,7 @@ const (
 	gatherTimeout     = 2 * time.Second
 )
 
-// heartbeat is the payload of P.$routerd.hb.
+// heartbeat is the payload of $routerd.P.hb.
 type heartbeat struct {
 	ID      string `json:"id"`   // instance id, new at every start
 	Node    string `json:"node"` // node name

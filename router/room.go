@@ -13,7 +13,7 @@ import (
 // to its presence notices. A room exists while it has local members.
 type room struct {
 	name string
-	sub  *nats.Subscription // P.{ns}.room.{room}.*, or P.$routerd.hist.{ns}.room.{room}.* with history; immutable
+	sub  *nats.Subscription // P.{ns}.room.{room}.*, or $routerd.P.hist.{ns}.room.{room}.* with history; immutable
 	pres *nats.Subscription // P.{ns}.presence.{room}; nil without presence events; immutable
 
 	ready chan struct{} // closed once the server confirmed the subscriptions

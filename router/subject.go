@@ -15,9 +15,10 @@ const (
 	kindAuth      = "auth"
 )
 
-// sysToken is the namespace position of routerd's own node-to-node subjects.
-// No namespace can be named with a '$', so it never collides with one.
-const sysToken = "$routerd"
+// sysRoot is the first token of routerd's own node-to-node subjects,
+// $routerd.{P}.>: outside P.>, so that a backend observing P.> sees the
+// subjects of SPEC §3 and nothing else.
+const sysRoot = "$routerd"
 
 // Subjects builds and parses the NATS subjects of one prefix (SPEC §3).
 type Subjects struct {
@@ -95,20 +96,20 @@ func (s Subjects) presenceSub(ns, roomToken string) string {
 }
 func (s Subjects) ctlSub() string { return s.join("*", kindCtl, "*") }
 
-// storedToken follows sysToken in the subjects a history stream republishes
-// its rooms' events to: P.$routerd.hist.{ns}.room.{room}.{event}.
+// storedToken names the subjects a history stream republishes its rooms'
+// events to: $routerd.{P}.hist.{ns}.room.{room}.{event}.
 const storedToken = "hist"
 
 // storedRoomSub subscribes to the events of a room as its history stream
 // republishes them.
 func (s Subjects) storedRoomSub(ns, roomToken string) string {
-	return s.join(sysToken, storedToken, ns, kindRoom, roomToken, "*")
+	return s.Internal(storedToken, ns, kindRoom, roomToken, "*")
 }
 
 // unstored maps a republished subject back to the room subject it was
 // stored under; ok is false for any other subject.
 func (s Subjects) unstored(subject string) (string, bool) {
-	head := s.prefix + "." + sysToken + "." + storedToken + "."
+	head := s.Internal(storedToken) + "."
 	if !strings.HasPrefix(subject, head) {
 		return "", false
 	}
@@ -116,14 +117,14 @@ func (s Subjects) unstored(subject string) (string, bool) {
 }
 
 // Internal is a subject of routerd's own node-to-node traffic,
-// P.$routerd.{tokens...}, for transports that talk across nodes; the tokens
-// must be valid subject tokens.
+// $routerd.{P}.{tokens...}, for transports that talk across nodes; the
+// tokens must be valid subject tokens.
 func (s Subjects) Internal(tokens ...string) string {
-	return s.join(append([]string{sysToken}, tokens...)...)
+	return sysRoot + "." + s.join(tokens...)
 }
 
-// sys is a node-to-node subject: P.$routerd.{what}.
-func (s Subjects) sys(what string) string { return s.join(sysToken, what) }
+// sys is a node-to-node subject: $routerd.{P}.{what}.
+func (s Subjects) sys(what string) string { return s.Internal(what) }
 
 // parsed is a subject split into the parts the dispatcher needs.
 type parsed struct {

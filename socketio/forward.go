@@ -20,9 +20,9 @@ import (
 // may send each of its requests to any node. Every Engine.IO sid starts with
 // its node's tag ("{tag}.{random}"); a node that gets a poll or a post for a
 // sid that is not its own forwards the request over NATS to
-// P.$routerd.eio.{tag}, where the owning node serves it as if it had come in
+// $routerd.P.eio.{tag}, where the owning node serves it as if it had come in
 // itself, and relays the answer. A forwarded poll whose client goes away is
-// cancelled on the owner (P.$routerd.eio.{tag}.cancel), as a local one would
+// cancelled on the owner ($routerd.P.eio.{tag}.cancel), as a local one would
 // be. A WebSocket upgrade that reaches another node is tunnelled to the
 // owner (tunnel.go).
 
@@ -39,7 +39,7 @@ const (
 // forwarding is what a node needs to forward and serve forwarded requests.
 type forwarding struct {
 	nc      *nats.Conn
-	subject func(tag string) string // P.$routerd.eio.{tag}
+	subject func(tag string) string // $routerd.P.eio.{tag}
 
 	mu       sync.Mutex
 	subs     []*nats.Subscription          // guarded by mu

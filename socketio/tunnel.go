@@ -20,7 +20,7 @@ import (
 //
 // An upgrade for a session of another node (its sid's tag is not this
 // node's) is tunnelled to that node over NATS. This node, the edge, asks
-// the owner on P.$routerd.eio.{owner}.ws to take the upgrade (header
+// the owner on $routerd.P.eio.{owner}.ws to take the upgrade (header
 // Eio-Sid, Eio-Tunnel {id}, Eio-Node {edge tag}); the owner answers like an
 // HTTP response (Eio-Status 101, or the error it would have answered
 // itself) and then serves the session over the tunnel as over a WebSocket
@@ -28,11 +28,11 @@ import (
 // WebSocket and relays messages both ways, one at a time and each answered
 // once handled, so each side's pace holds the other back as a socket's
 // would:
-//   - client to owner, on P.$routerd.eio.{owner}.ws.{id}: Eio-Type text or
+//   - client to owner, on $routerd.P.eio.{owner}.ws.{id}: Eio-Type text or
 //     binary, then close (the client's close frame) or toolarge (over
 //     limits.max_frame_bytes) where that ended it, and last end (the edge
 //     let go of the connection: no more answers will come);
-//   - owner to client, on P.$routerd.eio.{edge}.ws.{id}: text, binary,
+//   - owner to client, on $routerd.P.eio.{edge}.ws.{id}: text, binary,
 //     close (a close frame to send) or end (drop the connection).
 //
 // The edge enforces its own limits.max_frame_bytes. A relayed session
