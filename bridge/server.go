@@ -45,8 +45,7 @@ type Server struct {
 
 	keepHeaders bool // a namespace authenticates with a backend, which may want them
 
-	open     atomic.Int64 // open connections
-	draining atomic.Bool  // Shutdown began: refuse new connections
+	draining atomic.Bool // Shutdown began: refuse new connections
 
 	mu    sync.Mutex
 	conns map[*conn]struct{} // guarded by mu
@@ -99,8 +98,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	if s.open.Add(1) > int64(s.cfg.Limits.MaxConnections) {
-		s.open.Add(-1)
+	if !s.r.Admit() {
 		s.m.Refused("max_connections")
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
@@ -108,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hw := &hijacker{ResponseWriter: w}
 	ws, err := s.up.Upgrade(hw, r, nil)
 	if err != nil {
-		s.open.Add(-1)
+		s.r.Release()
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -133,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.strikes = rate.NewLimiter(rate.Limit(lim.PerSecond/2), lim.Burst)
 	}
 	if !s.track(c) {
-		s.open.Add(-1)
+		s.r.Release()
 		cancel()
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(writeWait))
 		_ = ws.Close()
@@ -144,7 +142,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and net/http lets go of the request and its buffers (several KB that
 	// would otherwise live as long as the connection).
 	go func() {
-		defer s.open.Add(-1)
+		defer s.r.Release()
 		defer s.untrack(c)
 		c.run()
 	}()
@@ -167,9 +165,6 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Unlock()
 	s.wg.Done()
 }
-
-// Connections returns the number of open connections.
-func (s *Server) Connections() int { return int(s.open.Load()) }
 
 // Shutdown refuses new connections, then closes every open one with 1001
 // (going away) after writing what is queued for it, and waits for them to

@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,6 +79,8 @@ type Router struct {
 
 	streams sync.Map    // names of the history streams made or checked
 	peers   peerTracker // the other nodes' sockets, for node loss
+
+	conns atomic.Int64 // client connections admitted, all transports
 }
 
 // shardQueue bounds each dispatcher's input. nats.go drops (and reports a
@@ -116,6 +119,20 @@ func New(o Options) *Router {
 
 // Node returns this node's name.
 func (r *Router) Node() string { return r.node }
+
+// Admit counts a new client connection in, unless the node already holds
+// limits.max_connections of them, of every transport together. Each
+// admitted connection is counted out with Release.
+func (r *Router) Admit() bool {
+	if r.conns.Add(1) > int64(r.cfg.Limits.MaxConnections) {
+		r.conns.Add(-1)
+		return false
+	}
+	return true
+}
+
+// Release counts out a connection Admit counted in.
+func (r *Router) Release() { r.conns.Add(-1) }
 
 // Nodes returns how many routerd nodes (this one included) are alive on the
 // bus, as heartbeats show.

@@ -517,3 +517,26 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("connected session polled %q, want a ping", body)
 	}
 }
+
+// TestMaxConnectionsAcrossTransports: limits.max_connections counts native
+// WebSockets and Socket.IO sessions together.
+func TestMaxConnectionsAcrossTransports(t *testing.T) {
+	cfg := sioConfig(t)
+	cfg.Limits.MaxConnections = 2
+	n := routertest.Start(t, cfg)
+	native := n.Dial()
+	handshakePolling(t, n)
+	if status, body := httpDo(t, "GET", eioURL(n, "transport=polling"), "", nil); status != http.StatusServiceUnavailable {
+		t.Fatalf("a third connection (Socket.IO): %d %s", status, body)
+	}
+	if _, resp, err := websocket.DefaultDialer.Dial(n.WSURL(), nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a third connection (native): %v", err)
+	}
+	_ = native.WS.Close()
+	routertest.Eventually(t, "room for one more once the native client left", func() error {
+		if status, body := httpDo(t, "GET", eioURL(n, "transport=polling"), "", nil); status != http.StatusOK {
+			return fmt.Errorf("%d %s", status, body)
+		}
+		return nil
+	})
+}

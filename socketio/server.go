@@ -60,8 +60,7 @@ type Server struct {
 
 	keepHeaders bool // a namespace authenticates with a backend, which may want them
 
-	open     atomic.Int64 // open sessions
-	draining atomic.Bool  // Shutdown began: refuse new sessions
+	draining atomic.Bool // Shutdown began: refuse new sessions
 
 	stopping context.Context // ends when Shutdown begins (tunnels end then)
 	stop     context.CancelFunc
@@ -263,8 +262,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
 		fail(w, http.StatusServiceUnavailable, errBadRequest, "shutting down")
 		return
 	}
-	if s.open.Add(1) > int64(s.cfg.Limits.MaxConnections) {
-		s.open.Add(-1)
+	if !s.r.Admit() {
 		s.m.Refused("max_connections")
 		fail(w, http.StatusServiceUnavailable, errBadRequest, "too many connections")
 		return
@@ -273,14 +271,14 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
 	if ws {
 		var err error
 		if conn, err = s.up.Upgrade(w, r, nil); err != nil {
-			s.open.Add(-1)
+			s.r.Release()
 			s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 			return
 		}
 	}
 	sess := newSession(s, r)
 	if !s.track(sess) {
-		s.open.Add(-1)
+		s.r.Release()
 		if conn != nil {
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), deadline())
 			_ = conn.Close()
@@ -313,7 +311,7 @@ func (s *Server) forget(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
 	s.mu.Unlock()
-	s.open.Add(-1)
+	s.r.Release()
 	s.m.ConnectionClosed()
 }
 
