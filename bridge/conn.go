@@ -335,7 +335,11 @@ func (c *conn) handle(raw []byte) {
 	if perr != nil {
 		c.srv.m.FrameIn("invalid")
 		if c.allow(f) {
-			c.replyError(f.id, "", perr)
+			ns := "" // the frame's, when it got as far as decoding it
+			if f.NS != nil {
+				ns = *f.NS
+			}
+			c.replyError(f.id, ns, perr)
 		}
 		return
 	}

@@ -960,6 +960,11 @@ func TestProtocolErrorFrames(t *testing.T) {
 	if r := c.Req(map[string]any{"type": "emit", "ns": "chat", "room": "nowhere", "event": "e"}); r.Str("code") != "not_member" || r.Str("ns") != "chat" {
 		t.Errorf("not_member error: %v, want ns chat", r)
 	}
+	// So does a frame refused for a mistyped field, when its ns decoded.
+	c.Send(`{"type":"join","ns":"chat","room":5,"id":30}`)
+	if r := c.Next(routertest.IsReply(30)); r.Str("code") != "bad_frame" || r.Str("ns") != "chat" {
+		t.Errorf("mistyped room: %v, want bad_frame with ns chat", r)
+	}
 	protoCheckCompact(t, c)
 }
 
