@@ -73,7 +73,7 @@ func hostNodeName() string {
 		b = b[:maxNameLen]
 	}
 	for i, c := range b {
-		if !isNameByte(c) {
+		if !isNodeNameByte(c) {
 			b[i] = '-'
 		}
 	}

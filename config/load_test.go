@@ -405,7 +405,7 @@ namespaces: {"bad.name": {}, chat: {auth: magic}}
 		`namespaces.bad.name: invalid namespace name "bad.name": want 1 to 64 of [A-Za-z0-9_-], or a glob pattern`,
 		`namespaces.chat.auth: must be none, jwt or backend, not "magic"`,
 		"nats.bogus: unknown key",
-		`node.name: invalid node name "bad name": want 1 to 64 of [A-Za-z0-9_-]`,
+		`node.name: invalid node name "bad name": want 1 to 64 visible ASCII characters, no spaces`,
 	}
 	got := problemLines(t, err)
 	if !slices.Equal(got, want) {

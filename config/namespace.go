@@ -6,14 +6,31 @@ import (
 	"strings"
 )
 
-// maxNameLen bounds namespace and node names (SPEC §1).
+// maxNameLen bounds namespace names (SPEC §1) and node names.
 const maxNameLen = 64
 
 // maxPatternLen bounds namespace glob keys; character classes make them
 // longer than the names they match.
 const maxPatternLen = 256
 
-// isNameByte reports whether c may appear in a namespace or node name.
+// ValidNodeName reports whether s is a node name: 1 to 64 visible ASCII
+// characters (no spaces and no control characters: it is the embedded NATS
+// server's name and a header value). A host name is one.
+func ValidNodeName(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isNodeNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNodeNameByte(c byte) bool { return '!' <= c && c <= '~' }
+
+// isNameByte reports whether c may appear in a namespace name.
 func isNameByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
 }

@@ -29,8 +29,8 @@ func (c *Config) Validate() error {
 
 // validateGeneral checks node, log and http.
 func (c *Config) validateGeneral(p *Problems) {
-	if !ValidNamespaceName(c.Node.Name) {
-		p.add("node.name", "invalid node name %q: want 1 to 64 of [A-Za-z0-9_-]", c.Node.Name)
+	if !ValidNodeName(c.Node.Name) {
+		p.add("node.name", "invalid node name %q: want 1 to 64 visible ASCII characters, no spaces", c.Node.Name)
 	}
 	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(p, "log.format", c.Log.Format, "text", "json")

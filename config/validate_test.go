@@ -22,10 +22,13 @@ func TestValidate(t *testing.T) {
 	}{
 		// node, log, http
 		{name: "node name 64 bytes", yaml: "node: {name: " + strings.Repeat("n", 64) + "}"},
+		{name: "node name a host name", yaml: "node: {name: web-1.example.com}"},
+		{name: "node name with a tab", yaml: `node: {name: "a\tb"}`,
+			want: []string{`node.name: invalid node name "a\tb": want 1 to 64 visible ASCII characters, no spaces`}},
 		{name: "node name 65 bytes", yaml: "node: {name: " + strings.Repeat("n", 65) + "}",
-			want: []string{`node.name: invalid node name "` + strings.Repeat("n", 65) + `": want 1 to 64 of [A-Za-z0-9_-]`}},
+			want: []string{`node.name: invalid node name "` + strings.Repeat("n", 65) + `": want 1 to 64 visible ASCII characters, no spaces`}},
 		{name: "empty node name", yaml: `node: {name: ""}`,
-			want: []string{`node.name: invalid node name "": want 1 to 64 of [A-Za-z0-9_-]`}},
+			want: []string{`node.name: invalid node name "": want 1 to 64 visible ASCII characters, no spaces`}},
 		{name: "log", yaml: "log: {level: warn, format: json}"},
 		{name: "log level", yaml: "log: {level: INFO}",
 			want: []string{`log.level: must be debug, info, warn or error, not "INFO"`}},
@@ -153,7 +156,7 @@ func TestValidateDefault(t *testing.T) {
 
 func TestHostNodeName(t *testing.T) {
 	t.Parallel()
-	if n := hostNodeName(); !ValidNamespaceName(n) {
+	if n := hostNodeName(); !ValidNodeName(n) {
 		t.Errorf("hostNodeName() = %q, not a valid node name", n)
 	}
 }
