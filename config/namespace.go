@@ -16,17 +16,7 @@ const maxPatternLen = 256
 // ValidNodeName reports whether s is a node name: 1 to 64 visible ASCII
 // characters (no spaces and no control characters: it is the embedded NATS
 // server's name and a header value). A host name is one.
-func ValidNodeName(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isNodeNameByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+func ValidNodeName(s string) bool { return validName(s, isNodeNameByte) }
 
 func isNodeNameByte(c byte) bool { return '!' <= c && c <= '~' }
 
@@ -37,12 +27,15 @@ func isNameByte(c byte) bool {
 
 // ValidNamespaceName reports whether s is a namespace name:
 // [A-Za-z0-9_-]{1,64}.
-func ValidNamespaceName(s string) bool {
+func ValidNamespaceName(s string) bool { return validName(s, isNameByte) }
+
+// validName reports whether s has 1 to maxNameLen bytes, each of them ok.
+func validName(s string, ok func(byte) bool) bool {
 	if len(s) == 0 || len(s) > maxNameLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isNameByte(s[i]) {
+		if !ok(s[i]) {
 			return false
 		}
 	}

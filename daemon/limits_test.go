@@ -479,30 +479,9 @@ func TestLimitCloseCodeReachesBusyClient(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			ws := routertest.DialWebSocket(t, node.WSURL(), nil)
-			written := make(chan error, 1)
-			go func() {
-				var err error
-				if tc.first != "" {
-					err = ws.WriteMessage(websocket.TextMessage, []byte(tc.first))
-				}
-				for id := 1; err == nil; id++ {
-					err = ws.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"leave","ns":"chat","room":"r","id":%d}`, id))
-				}
-				written <- err
-			}()
-			var err error
-			for err == nil {
-				_, _, err = ws.ReadMessage()
-			}
-			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != tc.code {
-				t.Fatalf("the connection ended with %v, want close %d", err, tc.code)
-			}
-			// The client stops sending because it answered the close, not
-			// because the server reset the connection.
-			if err := <-written; !errors.Is(err, websocket.ErrCloseSent) {
-				t.Fatalf("sending ended with %v, want %v", err, websocket.ErrCloseSent)
-			}
+			routertest.ExpectCloseWhileSending(t, ws, tc.first, func(id int) string {
+				return fmt.Sprintf(`{"type":"leave","ns":"chat","room":"r","id":%d}`, id)
+			}, tc.code)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package socketio_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -357,28 +356,7 @@ func TestCloseCodeReachesBusyClient(t *testing.T) {
 				_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
 			}
 			_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
-			written := make(chan error, 1)
-			go func() {
-				var err error
-				if tc.first != "" {
-					err = ws.WriteMessage(websocket.TextMessage, []byte(tc.first))
-				}
-				for err == nil {
-					err = ws.WriteMessage(websocket.TextMessage, []byte(`42["join","r"]`))
-				}
-				written <- err
-			}()
-			var err error
-			for err == nil {
-				_, _, err = ws.ReadMessage()
-			}
-			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != tc.code {
-				t.Fatalf("the connection ended with %v, want close %d", err, tc.code)
-			}
-			if err := <-written; !errors.Is(err, websocket.ErrCloseSent) {
-				t.Fatalf("sending ended with %v, want %v", err, websocket.ErrCloseSent)
-			}
+			routertest.ExpectCloseWhileSending(t, ws, tc.first, func(int) string { return `42["join","r"]` }, tc.code)
 		})
 	}
 }

@@ -7,6 +7,7 @@ package routertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -446,4 +447,35 @@ func (c *Collect) WaitN(t testing.TB, n int) []*nats.Msg {
 		return nil
 	})
 	return c.Msgs()
+}
+
+// ExpectCloseWhileSending writes first (unless empty) and then frame(1),
+// frame(2), ... on ws, from another goroutine, while reading ws until it
+// ends, as a client busy sending would be; the test fails unless the
+// connection ends with close code and the sending with websocket.ErrCloseSent
+// (the client answered the close; the server did not reset the connection).
+func ExpectCloseWhileSending(t testing.TB, ws *websocket.Conn, first string, frame func(i int) string, code int) {
+	t.Helper()
+	written := make(chan error, 1)
+	go func() {
+		var err error
+		if first != "" {
+			err = ws.WriteMessage(websocket.TextMessage, []byte(first))
+		}
+		for i := 1; err == nil; i++ {
+			err = ws.WriteMessage(websocket.TextMessage, []byte(frame(i)))
+		}
+		written <- err
+	}()
+	var err error
+	for err == nil {
+		_, _, err = ws.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != code {
+		t.Fatalf("the connection ended with %v, want close %d", err, code)
+	}
+	if err := <-written; !errors.Is(err, websocket.ErrCloseSent) {
+		t.Fatalf("sending ended with %v, want %v", err, websocket.ErrCloseSent)
+	}
 }
