@@ -95,13 +95,25 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, natsError(err)
 		}
 	}
-	if err := r.attachSocket(s, policy); err != nil {
+	confirm, err := r.attachSocket(s, policy)
+	if err != nil {
 		s.unsubscribe()
 		return nil, err
 	}
-	// No flush: whoever learns the sid learns it from something published
-	// on this same connection after the subscription (the connect notice, a
+	// The namespace's broadcast subject and the user's subject are known
+	// to backends without this socket: they must be in force before the
+	// client hears it is connected. The socket's own subject needs no
+	// flush: whoever learns the sid learns it from something published on
+	// this same connection after the subscription (the connect notice, a
 	// client's emit), and NATS keeps one connection's messages in order.
+	if confirm != nil {
+		if err := r.flush(ctx); err != nil {
+			s.unsubscribe()
+			r.removeSocket(s)
+			return nil, err
+		}
+		confirm()
+	}
 	r.m.SocketUp(ns)
 	r.notice(r.subj.Lifecycle(ns, "connect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
 	if !id.Expires.IsZero() {

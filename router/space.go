@@ -2,6 +2,7 @@ package router
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 
@@ -23,22 +24,28 @@ type space struct {
 	rooms   map[string]*room      // by name; guarded by mu
 	bcast   *nats.Subscription    // P.{ns}.broadcast.*; guarded by mu
 	direct  *nats.Subscription    // P.{ns}.socket.*.* with per_namespace socket subscriptions, else nil; guarded by mu
+
+	confirmed atomic.Bool // the server has processed its subscriptions
 }
 
 // userGroup is the local sockets of one user in a namespace, with the one
 // subscription to the user's subject.
 type userGroup struct {
-	sub     *nats.Subscription
-	sockets []*Socket // guarded by space.mu
+	sub       *nats.Subscription
+	sockets   []*Socket   // guarded by space.mu
+	confirmed atomic.Bool // the server has processed sub
 }
 
 // attachSocket adds s to the live space of its namespace, creating the space
-// (and its broadcast subscription) when the namespace has none here.
-func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
+// (and its broadcast subscription) when the namespace has none here. When
+// a subscription s relies on may not be in force at the server yet (just
+// made, by this call or a concurrent one), it returns confirm, to be called
+// once a flush made sure it is.
+func (r *Router) attachSocket(s *Socket, policy config.Namespace) (confirm func(), err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ctx == nil || r.closing {
-		return Errorf(CodeUnavailable, "router is shutting down")
+		return nil, Errorf(CodeUnavailable, "router is shutting down")
 	}
 	sp := r.spaces[s.ns]
 	if sp == nil {
@@ -51,13 +58,13 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
 		}
 		sub, err := r.nc.ChanSubscribe(r.subj.broadcastSub(s.ns), r.shardFor(s.ns))
 		if err != nil {
-			return natsError(err)
+			return nil, natsError(err)
 		}
 		sp.bcast = sub
 		if r.cfg.NATS.PerNamespaceSockets() {
 			if sp.direct, err = r.nc.ChanSubscribe(r.subj.socketsSub(s.ns), r.shardFor(s.ns+"\x00s")); err != nil {
 				_ = sp.bcast.Unsubscribe()
-				return natsError(err)
+				return nil, natsError(err)
 			}
 		}
 		r.spaces[s.ns] = sp
@@ -73,14 +80,20 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) error {
 			sub, err := r.nc.ChanSubscribe(r.subj.userSub(s.ns, s.id.User), r.shardFor(s.ns+"\x00u"+s.id.User))
 			if err != nil {
 				delete(sp.sockets, s.sid)
-				return natsError(err)
+				return nil, natsError(err)
 			}
 			g = &userGroup{sub: sub}
 			sp.users[s.id.User] = g
 		}
 		g.sockets = append(g.sockets, s)
+		if !g.confirmed.Load() {
+			confirm = func() { sp.confirmed.Store(true); g.confirmed.Store(true) }
+		}
 	}
-	return nil
+	if confirm == nil && !sp.confirmed.Load() {
+		confirm = func() { sp.confirmed.Store(true) }
+	}
+	return confirm, nil
 }
 
 // removeSocket takes s out of its space (its rooms must be left already)
