@@ -174,6 +174,7 @@ func (s *Server) relayUp(ctx context.Context, e *edge, up string) {
 	}
 }
 
+// tunnelMsg is a tunnel message of Eio-Type typ.
 func tunnelMsg(subject, typ string, data []byte) *nats.Msg {
 	m := nats.NewMsg(subject)
 	m.Header.Set(hdrType, typ)
