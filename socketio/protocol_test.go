@@ -518,3 +518,36 @@ func TestMaxConnectionsAcrossTransports(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTunnelEdgeShutdown: when the node a tunnelled WebSocket came in
+// through shuts down, a client still sending gets 1001 (going away), as on
+// a local WebSocket, and its session ends on the node that held it.
+func TestTunnelEdgeShutdown(t *testing.T) {
+	nodes := routertest.StartCluster(t, 2, func(_ int, cfg *config.Config) {
+		cfg.SocketIO = sioConfig(t).SocketIO
+	})
+	p := handshakePolling(t, nodes[0])
+	ws := routertest.DialWebSocket(t, "ws"+strings.TrimPrefix(eioURL(nodes[1], "transport=websocket&sid="+p.sid), "http"), nil)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe: %q %v", m, err)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), `40{"sid":"`) {
+		t.Fatalf("connect over the tunnel: %q %v", m, err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		nodes[1].Stop()
+	}()
+	routertest.ExpectCloseWhileSending(t, ws, "", func(int) string { return "6" }, websocket.CloseGoingAway)
+	<-stopped
+	routertest.Eventually(t, "the session ended on its node", func() error {
+		if status, body := httpDo(t, "GET", p.url, "", nil); status != http.StatusBadRequest {
+			return fmt.Errorf("poll: %d %s", status, body)
+		}
+		return nil
+	})
+}

@@ -116,13 +116,20 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 	e.start(conn)
 	s.m.Tunnel("edge", 1)
 	defer s.m.Tunnel("edge", -1)
-	// The tunnel ends when the owner ends it, or when this node shuts
-	// down: then the client is told so, as a local client would be.
+	// The tunnel ends when the owner drops it, or when this node shuts
+	// down: then the client is told so, as a local client would be, and
+	// relayUp reads on until it answers.
 	stop := context.AfterFunc(ctx, func() {
-		if s.stopping.Err() != nil {
-			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), deadline())
+		if s.stopping.Err() == nil {
+			_ = conn.Close()
+			return
 		}
-		_ = conn.Close()
+		e.lingering.Store(true)
+		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), deadline()) != nil {
+			_ = conn.Close()
+			return
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
 	})
 	defer stop()
 	s.relayUp(ctx, e, up)
@@ -160,7 +167,12 @@ func (s *Server) relayUp(ctx context.Context, e *edge, up string) {
 			if typ == websocket.BinaryMessage {
 				kind = tunnelBinary
 			}
-			err = request(kind, msg)
+			if err = request(kind, msg); err != nil && s.stopping.Err() != nil {
+				// This node shuts down: read on until the client answers
+				// the close frame (see stop in tunnel).
+				e.lingering.Store(true)
+				err = nil
+			}
 		case errors.Is(err, websocket.ErrReadLimit):
 			e.closed.Store(true) // gorilla sent 1009
 			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelTooLarge, nil))
