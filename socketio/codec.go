@@ -23,17 +23,22 @@ const (
 
 // multiUnit builds the unit of a text packet followed by its attachments.
 func multiUnit(text []byte, atts [][]byte) []byte {
-	out := []byte{unitMulti}
-	add := func(kind byte, p []byte) {
-		out = append(out, kind)
-		out = binary.AppendUvarint(out, uint64(len(p)))
-		out = append(out, p...)
-	}
-	add(unitText, text)
+	out := appendPacket([]byte{unitMulti}, false, text)
 	for _, a := range atts {
-		add(unitBinary, a)
+		out = appendPacket(out, true, a)
 	}
 	return out
+}
+
+// appendPacket appends packet p to a multi-packet unit.
+func appendPacket(unit []byte, bin bool, p []byte) []byte {
+	kind := unitText
+	if bin {
+		kind = unitBinary
+	}
+	unit = append(unit, kind)
+	unit = binary.AppendUvarint(unit, uint64(len(p)))
+	return append(unit, p...)
 }
 
 // eachPacket calls f for every Engine.IO packet of a unit, in order, and

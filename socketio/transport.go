@@ -311,25 +311,46 @@ func linger(conn wsConn, readErr error) {
 	}
 }
 
+// unitsWriter is a wsConn that writes all the units a take returned at
+// once: a tunnel, where each write costs a NATS round trip.
+type unitsWriter interface {
+	WriteUnits(units [][]byte) error
+}
+
+// writeUnits writes every packet of units as a WebSocket message of its own.
+func writeUnits(conn wsConn, units [][]byte) error {
+	for _, u := range units {
+		err := eachPacket(u, func(bin bool, p []byte) error {
+			typ := websocket.TextMessage
+			if bin {
+				typ = websocket.BinaryMessage
+			}
+			_ = conn.SetWriteDeadline(deadline())
+			return conn.WriteMessage(typ, p)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeLoop writes queued units until the session closes, then the close
 // frame.
 func (s *session) writeLoop(conn wsConn) {
+	uw, batched := conn.(unitsWriter)
 	for {
 		units, closed := s.take()
-		for _, u := range units {
-			err := eachPacket(u, func(bin bool, p []byte) error {
-				typ := websocket.TextMessage
-				if bin {
-					typ = websocket.BinaryMessage
-				}
-				_ = conn.SetWriteDeadline(deadline())
-				return conn.WriteMessage(typ, p)
-			})
-			if err != nil {
-				s.close(closeGone)
-				_ = conn.Close()
-				return
-			}
+		var err error
+		if batched {
+			err = uw.WriteUnits(units)
+		} else {
+			err = writeUnits(conn, units)
+		}
+		if err != nil {
+			s.close(closeGone)
+			_ = conn.Close()
+			return
 		}
 		if closed && len(units) == 0 {
 			s.mu.Lock()

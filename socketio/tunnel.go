@@ -32,12 +32,14 @@ import (
 //     binary, then close (the client's close frame) or toolarge (over
 //     limits.max_frame_bytes) where that ended it, and last end (the edge
 //     let go of the connection: no more answers will come);
-//   - owner to client, on $routerd.P.eio.{edge}.ws.{id}: text, binary,
+//   - owner to client, on $routerd.P.eio.{edge}.ws.{id}: batch (every
+//     packet queued for the client, written as a message each; encoded as
+//     a multi-packet unit, see codec.go), text or binary (one message),
 //     close (a close frame to send) or end (drop the connection).
 //
 // The edge enforces its own limits.max_frame_bytes. A relayed session
-// costs a NATS round trip per packet each way, so it is slower than a local
-// WebSocket, but much faster than long-polling.
+// costs a NATS round trip per exchange each way, so it is slower than a
+// local WebSocket, but much faster than long-polling.
 
 // Headers of a tunnel's messages.
 const (
@@ -52,6 +54,7 @@ const (
 const (
 	tunnelText     = "text"
 	tunnelBinary   = "binary"
+	tunnelBatch    = "batch"
 	tunnelClose    = "close"
 	tunnelTooLarge = "toolarge"
 	tunnelEnd      = "end"
@@ -230,6 +233,8 @@ func (e *edge) down(m *nats.Msg) {
 		}
 		_ = e.conn.SetWriteDeadline(deadline())
 		err = e.conn.WriteMessage(typ, m.Data)
+	case tunnelBatch:
+		err = writeUnits(e.conn, [][]byte{m.Data})
 	case tunnelClose:
 		err = e.conn.WriteControl(websocket.CloseMessage, m.Data, deadline())
 		if errors.Is(err, websocket.ErrCloseSent) {
@@ -412,6 +417,39 @@ func (t *tunnelConn) WriteMessage(messageType int, data []byte) error {
 	dl := t.writeDeadline
 	t.mu.Unlock()
 	return t.send(typ, data, dl)
+}
+
+// maxBatch bounds the bytes of one batch sent to the edge (a packet larger
+// than that goes alone).
+const maxBatch = 256 << 10
+
+// WriteUnits sends every packet of units to the client in as few batches
+// as fit maxBatch, waiting for the edge to write each batch.
+func (t *tunnelConn) WriteUnits(units [][]byte) error {
+	batch := []byte{unitMulti}
+	send := func() error {
+		if len(batch) == 1 {
+			return nil
+		}
+		err := t.send(tunnelBatch, batch, time.Time{})
+		batch = []byte{unitMulti}
+		return err
+	}
+	for _, u := range units {
+		err := eachPacket(u, func(bin bool, p []byte) error {
+			if len(batch) > 1 && len(batch)+len(p) > maxBatch {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			batch = appendPacket(batch, bin, p)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return send()
 }
 
 // WriteControl sends a close frame (the only control message a session

@@ -14,9 +14,11 @@ import (
 	"github.com/routerd/routerd/internal/routertest"
 )
 
-// BenchmarkTunnel measures one acknowledged Socket.IO event (a join, whose
-// ack is the reply) over a WebSocket served by the session's own node and
-// over one tunnelled through another node: the round trip a client sees.
+// BenchmarkTunnel measures, over a WebSocket served by the session's own
+// node and over one tunnelled through another node, one acknowledged
+// Socket.IO event (a join, whose ack is the reply: the round trip a client
+// sees), and the events a backend broadcasts (per event, a hundred in
+// flight).
 func BenchmarkTunnel(b *testing.B) {
 	nodes := routertest.StartCluster(b, 2, func(_ int, cfg *config.Config) {
 		cfg.SocketIO.Enabled = true
@@ -50,8 +52,9 @@ func BenchmarkTunnel(b *testing.B) {
 		benchSend(b, ws, "5")
 		return ws
 	}
+	backend := owner.Backend()
 	for name, dial := range map[string]func() *websocket.Conn{"local": local, "tunnelled": tunnelled} {
-		b.Run(name, func(b *testing.B) {
+		b.Run(name+"/ack", func(b *testing.B) {
 			ws := dial()
 			benchSend(b, ws, "40")
 			benchExpect(b, ws, "40{")
@@ -59,6 +62,25 @@ func BenchmarkTunnel(b *testing.B) {
 			for i := range b.N {
 				benchSend(b, ws, fmt.Sprintf(`42%d["join","r"]`, i))
 				benchExpect(b, ws, fmt.Sprintf("43%d[", i))
+			}
+		})
+		// Events a backend broadcasts, 100 at a time, to one client.
+		b.Run(name+"/events", func(b *testing.B) {
+			ws := dial()
+			benchSend(b, ws, "40")
+			benchExpect(b, ws, "40{")
+			b.ResetTimer()
+			for sent := 0; sent < b.N; {
+				n := min(100, b.N-sent)
+				for range n {
+					if err := backend.Publish("router.chat.broadcast.tick", []byte("1")); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for range n {
+					benchExpect(b, ws, `42["tick"`)
+				}
+				sent += n
 			}
 		})
 	}
