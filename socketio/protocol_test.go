@@ -551,3 +551,38 @@ func TestTunnelEdgeShutdown(t *testing.T) {
 		return nil
 	})
 }
+
+// TestOneUpgradeAtATime: while one WebSocket upgrade of a session is in
+// its handshake, another is refused, so two connections never serve one
+// session.
+func TestOneUpgradeAtATime(t *testing.T) {
+	n := routertest.Start(t, sioConfig(t))
+	p := handshakePolling(t, n)
+	wsURL := "ws" + strings.TrimPrefix(strings.Replace(p.url, "transport=polling", "transport=websocket", 1), "http")
+	first := routertest.DialWebSocket(t, wsURL, nil)
+	if _, resp, err := websocket.DefaultDialer.Dial(wsURL, nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("second upgrade during the first's handshake: %v", err)
+	}
+	// The first goes on as usual.
+	_ = first.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m, err := first.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe: %q %v", m, err)
+	}
+	_ = first.WriteMessage(websocket.TextMessage, []byte("5"))
+	_ = first.WriteMessage(websocket.TextMessage, []byte("40"))
+	if _, m, err := first.ReadMessage(); err != nil || !strings.HasPrefix(string(m), `40{"sid":"`) {
+		t.Fatalf("connect after the upgrade: %q %v", m, err)
+	}
+	// An upgrade whose handshake failed lets the next one in.
+	q := handshakePolling(t, n)
+	qURL := "ws" + strings.TrimPrefix(strings.Replace(q.url, "transport=polling", "transport=websocket", 1), "http")
+	bad := routertest.DialWebSocket(t, qURL, nil)
+	_ = bad.WriteMessage(websocket.TextMessage, []byte("not a probe"))
+	routertest.Eventually(t, "a new upgrade after a failed one", func() error {
+		ws, resp, err := websocket.DefaultDialer.Dial(qURL, nil)
+		if err != nil {
+			return fmt.Errorf("%v (%v)", err, resp)
+		}
+		return ws.Close()
+	})
+}

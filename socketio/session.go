@@ -64,6 +64,7 @@ type session struct {
 	taken     chan struct{}        // capacity 1: units were taken; made by the first wait; guarded by mu
 	ws        wsConn               // the WebSocket once upgraded (or WebSocket only); guarded by mu
 	probing   bool                 // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
+	upgrading bool                 // an upgrade holds the session, from holdUpgrade until its handshake ends; guarded by mu
 	pollBusy  bool                 // a poll is pending; guarded by mu
 	postBusy  bool                 // a post is being read; guarded by mu
 	closed    bool                 // guarded by mu

@@ -150,32 +150,45 @@ func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := s.srv.up.Upgrade(w, r, nil)
 	if err != nil {
-		s.srv.wg.Done()
+		s.releaseUpgrade()
 		return
 	}
 	go s.serveUpgrade(conn)
 }
 
 // holdUpgrade reports whether the session may be upgraded (it is polling,
-// and no other upgrade is in progress), and then counts the goroutine that
-// will serve the upgrade in srv.wg: the caller runs serveUpgrade, or calls
-// srv.wg.Done.
+// and no other upgrade holds it), and then holds it for this upgrade and
+// counts the goroutine that will serve it in srv.wg: the caller runs
+// serveUpgrade, or calls releaseUpgrade.
 func (s *session) holdUpgrade() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ws != nil || s.probing || s.closed {
+	if s.ws != nil || s.upgrading || s.closed {
 		return false
 	}
+	s.upgrading = true
 	s.srv.wg.Add(1) // under s.mu: see close
 	return true
 }
 
+// releaseUpgrade ends what holdUpgrade began.
+func (s *session) releaseUpgrade() {
+	s.mu.Lock()
+	s.upgrading = false
+	s.mu.Unlock()
+	s.srv.wg.Done()
+}
+
 // serveUpgrade runs the upgrade handshake on conn and, when it succeeds,
 // serves the session on it. A goroutine of the session's, counted in
-// srv.wg by the caller.
+// srv.wg by holdUpgrade.
 func (s *session) serveUpgrade(conn wsConn) {
 	defer s.srv.wg.Done()
-	if !s.probe(conn) {
+	ok := s.probe(conn)
+	s.mu.Lock()
+	s.upgrading = false
+	s.mu.Unlock()
+	if !ok {
 		_ = conn.Close()
 		return
 	}

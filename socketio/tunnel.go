@@ -289,7 +289,7 @@ func (s *Server) serveTunnel(m *nats.Msg) {
 	}
 	conn, err := newTunnelConn(s.fwd.nc, s.fwd.tunnelSubject(s.tag, id), s.fwd.tunnelSubject(edgeTag, id))
 	if err != nil {
-		s.wg.Done()
+		sess.releaseUpgrade()
 		fail(rec, http.StatusInternalServerError, errBadRequest, "")
 		return
 	}
