@@ -3,6 +3,7 @@ package socketio_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -357,6 +358,18 @@ func TestCloseCodeReachesBusyClient(t *testing.T) {
 			}
 			_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
 			routertest.ExpectCloseWhileSending(t, ws, tc.first, func(int) string { return `42["join","r"]` }, tc.code)
+			// Both sides let go within the close grace, not after the time
+			// a request to the other side may take (ping_interval +
+			// pong_timeout, 45 s here).
+			for i, side := range []string{"owner", "edge"} {
+				metric := fmt.Sprintf(`routerd_socketio_tunnels{side=%q}`, side)
+				routertest.Eventually(t, metric+" back to 0", func() error {
+					if got := scrape(t, nodes[i], metric); got != "" && got != metric+" 0" {
+						return errors.New(got)
+					}
+					return nil
+				})
+			}
 		})
 	}
 }

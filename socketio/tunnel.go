@@ -85,6 +85,7 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 	ctx, cancel := context.WithCancel(s.stopping)
 	defer cancel()
 	e := &edge{ready: make(chan struct{}), end: cancel}
+	e.asking, e.letGo = context.WithCancel(ctx)
 	sub, err := s.fwd.nc.Subscribe(s.fwd.tunnelSubject(s.tag, id), e.down)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, errBadRequest, "")
@@ -127,22 +128,22 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 			_ = conn.Close()
 			return
 		}
-		e.lingering.Store(true)
 		if conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), deadline()) != nil {
 			_ = conn.Close()
 			return
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+		e.closed.Store(true)
+		e.linger()
 	})
 	defer stop()
-	s.relayUp(ctx, e, up)
+	s.relayUp(e, up)
 }
 
 // relayUp sends the client's messages to the owner until the connection
-// ends, the owner stops taking them, or ctx ends. Once the owner let go
-// after a close frame, what the client still sends is discarded until it
-// answers the close.
-func (s *Server) relayUp(ctx context.Context, e *edge, up string) {
+// ends or the owner stops taking them. Once the client has a close frame
+// and the owner let go, what the client still sends is discarded until it
+// answers the close (see linger).
+func (s *Server) relayUp(e *edge, up string) {
 	conn := e.conn
 	defer func() {
 		_ = conn.Close()
@@ -155,7 +156,7 @@ func (s *Server) relayUp(ctx context.Context, e *edge, up string) {
 	// one; it pings within this.
 	wait := s.cfg.HTTP.PingInterval + s.cfg.HTTP.PongTimeout
 	request := func(typ string, data []byte) error {
-		ctx, cancel := context.WithTimeout(ctx, wait)
+		ctx, cancel := context.WithTimeout(e.asking, wait)
 		defer cancel()
 		_, err := s.fwd.nc.RequestMsgWithContext(ctx, tunnelMsg(up, typ, data))
 		return err
@@ -170,10 +171,10 @@ func (s *Server) relayUp(ctx context.Context, e *edge, up string) {
 			if typ == websocket.BinaryMessage {
 				kind = tunnelBinary
 			}
-			if err = request(kind, msg); err != nil && s.stopping.Err() != nil {
-				// This node shuts down: read on until the client answers
-				// the close frame (see stop in tunnel).
-				e.lingering.Store(true)
+			if err = request(kind, msg); err != nil && (e.closed.Load() || s.stopping.Err() != nil) {
+				// The client has (or is about to have) a close frame:
+				// the owner takes no more, but the client gets to answer.
+				e.linger()
 				err = nil
 			}
 		case errors.Is(err, websocket.ErrReadLimit):
@@ -204,8 +205,21 @@ type edge struct {
 	conn  *websocket.Conn // set by start; nil when the upgrade failed
 	end   func()          // ends the tunnel: drops the connection
 
+	asking context.Context // the requests to the owner; ends with the tunnel, or when the owner let go
+	letGo  func()          // ends asking
+
 	closed    atomic.Bool // a close frame went to the client
 	lingering atomic.Bool // the owner let go after the close: relayUp discards
+}
+
+// linger stops asking the owner and has relayUp discard what the client
+// still sends until it answers the close frame, for at most the close
+// grace.
+func (e *edge) linger() {
+	if e.lingering.CompareAndSwap(false, true) {
+		e.letGo()
+		_ = e.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	}
 }
 
 // start lets down write to conn (nil: drop what the owner sends). Only the
@@ -248,10 +262,7 @@ func (e *edge) down(m *nats.Msg) {
 			e.end()
 			return
 		}
-		// Wait for the client's answer to the close frame, reading (see
-		// linger) for at most the close grace.
-		e.lingering.Store(true)
-		_ = e.conn.SetReadDeadline(time.Now().Add(closeGrace))
+		e.linger()
 		return
 	default:
 		e.end()
