@@ -100,21 +100,25 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 		s.unsubscribe()
 		return nil, err
 	}
+	r.m.SocketUp(ns)
 	// The namespace's broadcast subject and the user's subject are known
 	// to backends without this socket: they must be in force before the
 	// client hears it is connected. The socket's own subject needs no
 	// flush: whoever learns the sid learns it from something published on
 	// this same connection after the subscription (the connect notice, a
 	// client's emit), and NATS keeps one connection's messages in order.
+	// The socket is attached meanwhile (a backend may already join or
+	// disconnect it): a failure detaches it as any socket.
 	if confirm != nil {
 		if err := r.flush(ctx); err != nil {
-			s.unsubscribe()
-			r.removeSocket(s)
+			s.detach("", false)
 			return nil, err
 		}
 		confirm()
 	}
-	r.m.SocketUp(ns)
+	if s.Detached() {
+		return nil, Errorf(CodeNotConnected, "the socket was disconnected while it connected")
+	}
 	r.notice(r.subj.Lifecycle(ns, "connect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
 	if !id.Expires.IsZero() {
 		s.sp.mu.Lock()

@@ -116,7 +116,9 @@ func (r *Router) removeSocket(s *Socket) {
 		return
 	}
 	sp.gone = true
-	delete(r.spaces, sp.name)
+	if r.spaces[sp.name] == sp {
+		delete(r.spaces, sp.name)
+	}
 	_ = sp.bcast.Unsubscribe()
 	if sp.direct != nil {
 		_ = sp.direct.Unsubscribe()
