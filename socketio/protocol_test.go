@@ -599,3 +599,26 @@ func TestOneUpgradeAtATime(t *testing.T) {
 		return ws.Close()
 	})
 }
+
+// TestMaxConnectionsTunnels: a tunnelled WebSocket counts among the
+// connections of the node it came in through.
+func TestMaxConnectionsTunnels(t *testing.T) {
+	nodes := routertest.StartCluster(t, 2, func(_ int, cfg *config.Config) {
+		cfg.SocketIO = sioConfig(t).SocketIO
+		cfg.Limits.MaxConnections = 1
+	})
+	p := handshakePolling(t, nodes[0])
+	url := "ws" + strings.TrimPrefix(eioURL(nodes[1], "transport=websocket&sid="+p.sid), "http")
+	native := nodes[1].Dial() // the edge's one connection
+	if _, resp, err := websocket.DefaultDialer.Dial(url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade through a full node: %v", err)
+	}
+	_ = native.WS.Close()
+	routertest.Eventually(t, "upgrade once the edge has room", func() error {
+		ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			return fmt.Errorf("%v (%v)", err, resp)
+		}
+		return ws.Close()
+	})
+}

@@ -80,6 +80,14 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	// The client's WebSocket is open here: it counts among this node's
+	// connections, as the session does on its own node.
+	if !s.r.Admit() {
+		s.m.Refused("max_connections")
+		fail(w, http.StatusServiceUnavailable, errBadRequest, "too many connections")
+		return
+	}
+	defer s.r.Release()
 
 	id := router.RandomID()
 	ctx, cancel := context.WithCancel(s.stopping)
