@@ -350,13 +350,10 @@ func TestCloseCodeReachesBusyClient(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ws := routertest.DialWebSocket(t, tc.url(), nil)
 			if tc.upgrade {
-				_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
-				if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
-					t.Fatalf("probe: %q %v", m, err)
-				}
-				_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+				switchToWebSocket(t, ws)
+			} else {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
 			}
-			_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
 			routertest.ExpectCloseWhileSending(t, ws, tc.first, func(int) string { return `42["join","r"]` }, tc.code)
 			// Both sides let go within the close grace, not after the time
 			// a request to the other side may take (ping_interval +
@@ -371,6 +368,21 @@ func TestCloseCodeReachesBusyClient(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// switchToWebSocket runs the upgrade handshake on ws, a WebSocket opened
+// with a polling session's sid, and connects namespace "/" over it.
+func switchToWebSocket(t *testing.T, ws *websocket.Conn) {
+	t.Helper()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe: %q %v", m, err)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), `40{"sid":"`) {
+		t.Fatalf("connect after the upgrade: %q %v", m, err)
 	}
 }
 
@@ -541,15 +553,7 @@ func TestTunnelEdgeShutdown(t *testing.T) {
 	})
 	p := handshakePolling(t, nodes[0])
 	ws := routertest.DialWebSocket(t, "ws"+strings.TrimPrefix(eioURL(nodes[1], "transport=websocket&sid="+p.sid), "http"), nil)
-	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
-	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
-		t.Fatalf("probe: %q %v", m, err)
-	}
-	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
-	_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
-	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), `40{"sid":"`) {
-		t.Fatalf("connect over the tunnel: %q %v", m, err)
-	}
+	switchToWebSocket(t, ws)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -576,16 +580,7 @@ func TestOneUpgradeAtATime(t *testing.T) {
 	if _, resp, err := websocket.DefaultDialer.Dial(wsURL, nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("second upgrade during the first's handshake: %v", err)
 	}
-	// The first goes on as usual.
-	_ = first.WriteMessage(websocket.TextMessage, []byte("2probe"))
-	if _, m, err := first.ReadMessage(); err != nil || string(m) != "3probe" {
-		t.Fatalf("probe: %q %v", m, err)
-	}
-	_ = first.WriteMessage(websocket.TextMessage, []byte("5"))
-	_ = first.WriteMessage(websocket.TextMessage, []byte("40"))
-	if _, m, err := first.ReadMessage(); err != nil || !strings.HasPrefix(string(m), `40{"sid":"`) {
-		t.Fatalf("connect after the upgrade: %q %v", m, err)
-	}
+	switchToWebSocket(t, first) // the first goes on as usual
 	// An upgrade whose handshake failed lets the next one in.
 	q := handshakePolling(t, n)
 	qURL := "ws" + strings.TrimPrefix(strings.Replace(q.url, "transport=polling", "transport=websocket", 1), "http")
