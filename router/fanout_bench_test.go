@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/natstest"
 )
 
 // countConn is a transport connection that only counts what it is sent.
@@ -46,32 +47,15 @@ func startRouter(tb testing.TB) (*Router, *nats.Conn) {
 // and a connection for a backend.
 func startRouterWith(tb testing.TB, opts *server.Options, namespaces map[string]config.Namespace) (*Router, *nats.Conn) {
 	tb.Helper()
-	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", server.RANDOM_PORT, true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect(ns.ClientURL())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(nc.Close)
-		return nc
-	}
+	ns := natstest.Server(tb, opts)
 	cfg := config.Default()
 	cfg.Namespaces = namespaces
-	r := New(Options{Conn: connect(), Config: &cfg})
+	r := New(Options{Conn: natstest.Connect(tb, ns), Config: &cfg})
 	if err := r.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(r.Close)
-	return r, connect()
+	return r, natstest.Connect(tb, ns)
 }
 
 // BenchmarkFanout measures the fan-out path from a backend publish on a room
