@@ -242,16 +242,20 @@ func (s *session) probe(conn wsConn) bool {
 }
 
 // attachWebSocket serves a WebSocket-only session on conn, unless the
-// session was closed already (the daemon is shutting down).
+// session was closed already (the daemon is shutting down): then conn gets
+// the close frame only.
 func (s *session) attachWebSocket(conn *websocket.Conn) {
 	s.mu.Lock()
-	closed := s.closed
+	closed, code := s.closed, s.why.code
 	if !closed {
 		s.ws = conn
 		s.srv.wg.Add(1) // under s.mu: see close
 	}
 	s.mu.Unlock()
 	if closed {
+		if code != 0 {
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), deadline())
+		}
 		_ = conn.Close()
 		return
 	}
