@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/router"
 )
 
@@ -128,26 +128,12 @@ func (c *conn) run() {
 	_ = c.ws.Close()
 }
 
-// linger reads on, discarding, when the server closed the connection while
-// the client was sending, until the client answers the close frame, or
-// closes, or the close grace ends. Closing the socket with what the client
-// sent still unread would reset the connection, and the client would lose
-// the close frame (and report 1006).
+// linger reads on, discarding, after a close frame the server began, until
+// the client answers it (see wsclose.Linger). With code 0 no frame went out
+// and the socket is closed already.
 func (c *conn) linger() {
-	switch {
-	case errors.Is(c.readEnd, websocket.ErrReadLimit):
-		// gorilla sent 1009 and reads no more: discard the raw bytes.
-		nc := c.ws.NetConn()
-		_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
-		_, _ = io.Copy(io.Discard, nc)
-	case c.readEnd == nil && c.closeCode != 0:
-		// The reader stopped at the close; the flusher wrote the close
-		// frame and set the read deadline to the close grace.
-		for {
-			if _, _, err := c.ws.ReadMessage(); err != nil {
-				return
-			}
-		}
+	if c.readEnd != nil || c.closeCode != 0 {
+		wsclose.Linger(c.ws, c.readEnd, closeGrace)
 	}
 }
 

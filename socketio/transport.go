@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/routerd/routerd/internal/wsclose"
 )
 
 // wsConn is a session's WebSocket: a *websocket.Conn, or a tunnel to one
@@ -299,33 +301,8 @@ func (s *session) runWebSocket(conn wsConn) {
 		}
 	}
 	<-written
-	linger(conn, readErr)
+	wsclose.Linger(conn, readErr, closeGrace)
 	_ = conn.Close()
-}
-
-// linger reads on, discarding, when the server closed a WebSocket while
-// the client was sending, until the client answers the close frame, or
-// closes, or the close grace ends. Closing the socket with what the client
-// sent still unread would reset the connection, and the client would lose
-// the close frame. readErr is why reading ended (nil: the session closed).
-func linger(conn wsConn, readErr error) {
-	switch {
-	case errors.Is(readErr, websocket.ErrReadLimit):
-		// gorilla sent 1009 and reads no more: discard the raw bytes.
-		if ws, ok := conn.(*websocket.Conn); ok {
-			nc := ws.NetConn()
-			_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
-			_, _ = io.Copy(io.Discard, nc)
-		}
-	case readErr == nil:
-		// writeLoop wrote the close frame and set the read deadline to the
-		// close grace (or dropped the connection).
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}
 }
 
 // unitsWriter is a wsConn that writes all the units a take returned at

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/router"
 )
 
@@ -188,7 +189,7 @@ func (s *Server) relayUp(e *edge, up string) {
 		case errors.Is(err, websocket.ErrReadLimit):
 			e.closed.Store(true) // gorilla sent 1009
 			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelTooLarge, nil))
-			linger(conn, err)
+			wsclose.Linger(conn, err, closeGrace)
 		case errors.As(err, &ce):
 			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelClose, websocket.FormatCloseMessage(ce.Code, ce.Text)))
 		}
