@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
 
@@ -26,15 +27,18 @@ const Leeway = 5 * time.Second
 type Authenticator struct {
 	key     any      // HMAC secret ([]byte) or public key; nil when jwt is not configured
 	methods []string // the one algorithm the key allows
-	nc      *nats.Conn
+	// claims checks aud and iss, where auth.jwt.audience and issuer are set.
+	claims  []jwt.ParserOption
+	bus     *bus.Bus
 	node    string
 	subj    router.Subjects
 	timeout time.Duration
 }
 
-// New returns an Authenticator for cfg. nc carries backend auth requests.
-func New(cfg *config.Config, nc *nats.Conn) (*Authenticator, error) {
-	a := &Authenticator{nc: nc, node: cfg.Node.Name, subj: router.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
+// New returns an Authenticator for cfg. b carries backend auth requests, on
+// the connection of each namespace's account.
+func New(cfg *config.Config, b *bus.Bus) (*Authenticator, error) {
+	a := &Authenticator{bus: b, node: cfg.Node.Name, subj: router.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
 	j := cfg.Auth.JWT
 	switch {
 	case j.Secret != "":
@@ -49,6 +53,12 @@ func New(cfg *config.Config, nc *nats.Conn) (*Authenticator, error) {
 			return nil, fmt.Errorf("auth.jwt.public_key_file %s: %w", j.PublicKeyFile, err)
 		}
 		a.key, a.methods = key, []string{method}
+	}
+	if j.Audience != "" {
+		a.claims = append(a.claims, jwt.WithAudience(j.Audience))
+	}
+	if j.Issuer != "" {
+		a.claims = append(a.claims, jwt.WithIssuer(j.Issuer))
 	}
 	return a, nil
 }
@@ -117,11 +127,12 @@ func (a *Authenticator) jwt(ns string, raw json.RawMessage) (router.Identity, er
 }
 
 // verify checks a token's signature with the one algorithm pinned to the
-// configured key, and its exp and nbf.
+// configured key, its exp and nbf, and its aud and iss where
+// auth.jwt.audience and auth.jwt.issuer are set.
 func (a *Authenticator) verify(token string) (*Claims, error) {
 	claims := &Claims{}
-	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.key, nil },
-		jwt.WithValidMethods(a.methods), jwt.WithLeeway(Leeway))
+	opts := append([]jwt.ParserOption{jwt.WithValidMethods(a.methods), jwt.WithLeeway(Leeway)}, a.claims...)
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.key, nil }, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +161,7 @@ func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMess
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	m, err := a.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: a.subj.Auth(ns), Data: raw, Header: h})
+	m, err := a.bus.For(ns).NC().RequestMsgWithContext(ctx, &nats.Msg{Subject: a.subj.Auth(ns), Data: raw, Header: h})
 	if err != nil {
 		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "auth backend unavailable: %v", err)
 	}

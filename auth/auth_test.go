@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +103,53 @@ func TestJWTRefusals(t *testing.T) {
 	}
 }
 
+// TestJWTAudienceIssuer: with auth.jwt.audience and auth.jwt.issuer set, a
+// token must carry both (aud may be a list); without them any aud and iss
+// pass.
+func TestJWTAudienceIssuer(t *testing.T) {
+	t.Parallel()
+	const aud, iss = "routerd-api", "https://id.example.com/"
+	n := jwtNode(t, func(c *config.Config) { c.Auth.JWT.Audience, c.Auth.JWT.Issuer = aud, iss })
+	tok := func(claims jwt.MapClaims) string {
+		claims["sub"] = "erin"
+		return sign(t, jwt.SigningMethodHS256, []byte(secret), claims)
+	}
+	tests := []struct {
+		name   string
+		claims jwt.MapClaims
+		code   string // "": connected
+	}{
+		{"aud and iss", jwt.MapClaims{"aud": aud, "iss": iss}, ""},
+		{"aud among several", jwt.MapClaims{"aud": []string{"other", aud}, "iss": iss}, ""},
+		{"no aud", jwt.MapClaims{"iss": iss}, "unauthorized"},
+		{"empty aud", jwt.MapClaims{"aud": "", "iss": iss}, "unauthorized"},
+		{"other aud", jwt.MapClaims{"aud": "routerd-api-2", "iss": iss}, "unauthorized"},
+		{"other auds", jwt.MapClaims{"aud": []string{"a", "b"}, "iss": iss}, "unauthorized"},
+		{"no iss", jwt.MapClaims{"aud": aud}, "unauthorized"},
+		{"other iss", jwt.MapClaims{"aud": aud, "iss": "https://evil.example.com/"}, "unauthorized"},
+		{"iss differs in case", jwt.MapClaims{"aud": aud, "iss": "https://ID.example.com/"}, "unauthorized"},
+	}
+	c := n.Dial()
+	for _, tt := range tests {
+		r := connect(c, "secure", tok(tt.claims))
+		if r.Type() == "connected" { // free the namespace for the next case
+			c.MustAck(map[string]any{"type": "disconnect", "ns": "secure"})
+		}
+		switch {
+		case tt.code == "" && r.Type() != "connected":
+			t.Errorf("%s: %v, want connected", tt.name, r)
+		case tt.code != "" && (r.Type() != "error" || r.Str("code") != tt.code):
+			t.Errorf("%s: %v, want error %s", tt.name, r, tt.code)
+		}
+	}
+
+	// Unset, neither is checked.
+	open := jwtNode(t, nil)
+	if r := connect(open.Dial(), "secure", tok(jwt.MapClaims{"aud": "anything", "iss": "anyone"})); r.Type() != "connected" {
+		t.Errorf("aud and iss without auth.jwt.audience and issuer: %v, want connected", r)
+	}
+}
+
 func TestJWTRoomsClaim(t *testing.T) {
 	t.Parallel()
 	n := jwtNode(t, nil)
@@ -119,12 +168,13 @@ func TestJWTExpiryDisconnects(t *testing.T) {
 	t.Parallel()
 	n := jwtNode(t, nil)
 	c := n.Dial()
-	// exp one second from now plus the 5s leeway: the socket goes within ~6s.
-	tok := sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "carol", "exp": time.Now().Add(-4 * time.Second).Unix()})
+	// exp (whole seconds, rounded down) 2 to 3s ago: past, but within the
+	// 5s leeway for another 2 to 3s, which the connect has to spare.
+	tok := sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "carol", "exp": time.Now().Unix() - 2})
 	if r := connect(c, "secure", tok); r.Type() != "connected" {
 		t.Fatalf("connect within leeway: %v", r)
 	}
-	f := c.Next(routertest.IsType("disconnected"))
+	f := c.NextWithin(routertest.IsType("disconnected"), 3*time.Second+routertest.Wait)
 	if f.Str("ns") != "secure" || f.Str("reason") != "token_expired" {
 		t.Fatalf("disconnected = %v", f)
 	}
@@ -184,7 +234,9 @@ func TestBackendAuth(t *testing.T) {
 	ns := config.DefaultNamespace()
 	ns.Auth = config.AuthBackend
 	cfg.Namespaces["app"] = ns
-	cfg.Limits.AckTimeout = 500 * time.Millisecond
+	// Long enough for a loaded machine: without a backend the answer is
+	// NATS's no-responders status, at once.
+	cfg.Limits.AckTimeout = routertest.Wait
 	n := routertest.Start(t, cfg)
 	c := n.Dial()
 	if code := c.ErrorCode(map[string]any{"type": "connect", "ns": "app", "auth": map[string]any{"pw": "x"}}); code != "unauthorized" {
@@ -236,5 +288,44 @@ func TestBackendAuth(t *testing.T) {
 	p := c.MustAck(map[string]any{"type": "presence", "ns": "app", "room": "ok-1"})
 	if got := p.JSON("data"); got != `{"members":[{"sid":"`+r.Str("sid")+`","user":"dave"}]}` {
 		t.Errorf("presence = %s", got)
+	}
+}
+
+// TestBackendAuthHeaders: the auth backend gets the upgrade request's
+// headers, a big one within http.max_header_bytes included, with every
+// connect of the connection's life, but not those of the WebSocket
+// handshake.
+func TestBackendAuthHeaders(t *testing.T) {
+	t.Parallel()
+	cfg := routertest.Config(t)
+	ns := config.DefaultNamespace()
+	ns.Auth = config.AuthBackend
+	cfg.Namespaces["app"] = ns
+	cfg.Namespaces["app-*"] = ns
+	n := routertest.Start(t, cfg)
+	seen := routertest.AllowAuth(t, n.Backend(), "router.*.auth", 3)
+	big := strings.Repeat("b", 12000)
+	c := routertest.DialURL(t, n.WSURL(), http.Header{"Cookie": {"session=s1"}, "X-Big": {big}})
+	for _, name := range []string{"app", "app-2", "app"} {
+		if r := c.Req(map[string]any{"type": "connect", "ns": name}); r.Type() != "connected" {
+			t.Fatalf("connect %s: %v", name, r)
+		}
+		var h nats.Header
+		select {
+		case h = <-seen:
+		case <-time.After(routertest.Wait):
+			t.Fatalf("connect %s: no auth request", name)
+		}
+		if h.Get("Router-Ns") != name || h.Get("Http-Cookie") != "session=s1" || h.Get("Http-X-Big") != big || h.Get("Http-User-Agent") == "" {
+			t.Errorf("connect %s: auth request without the upgrade request's headers: %v", name, h)
+		}
+		for _, hdr := range []string{"Http-Connection", "Http-Upgrade", "Http-Sec-Websocket-Key", "Http-Sec-Websocket-Version"} {
+			if v := h.Values(hdr); v != nil {
+				t.Errorf("connect %s: auth request with %s %q", name, hdr, v)
+			}
+		}
+		if name == "app" {
+			c.MustAck(map[string]any{"type": "disconnect", "ns": name})
+		}
 	}
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,13 +14,23 @@ import (
 
 const fuzzSecret = "fuzz-secret-fuzz-secret-fuzz-32!"
 
+// Audience and issuer of the fuzzed authenticator that checks them.
+const fuzzAud, fuzzIss = "routerd", "https://id.example/"
+
 // FuzzJWT feeds arbitrary tokens and claims through verification: nothing
 // panics, a token accepted was signed with the secret by HS256, its ns claim
-// admits the namespace, and its sub becomes the user.
+// admits the namespace, and its sub becomes the user; where
+// auth.jwt.audience and issuer are set, its aud lists the one and its iss is
+// the other.
 func FuzzJWT(f *testing.F) {
 	cfg := config.Default()
 	cfg.Auth.JWT.Secret = fuzzSecret
 	a, err := New(&cfg, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg.Auth.JWT.Audience, cfg.Auth.JWT.Issuer = fuzzAud, fuzzIss
+	strict, err := New(&cfg, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -36,11 +47,19 @@ func FuzzJWT(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", `{"sub":"a","exp":1}`)
 	f.Add("x", `{"sub":"b","ns":"chat","rooms":[1]}`)
 	f.Add("x", `{"sub":7,"nbf":99999999999}`)
+	f.Add("x", `{"sub":"c","aud":"routerd","iss":"https://id.example/"}`)
+	f.Add("x", `{"sub":"c","aud":["x","routerd"],"iss":"https://id.example/"}`)
+	f.Add("x", `{"sub":"c","aud":[7],"iss":"https://id.example/"}`)
+	f.Add("x", `{"sub":"c","aud":"routerd","iss":["https://id.example/"]}`)
 	f.Fuzz(func(t *testing.T, token, claims string) {
 		for _, tok := range []string{token, sign(claims)} {
 			raw, _ := json.Marshal(map[string]string{"token": tok})
+			_, strictErr := strict.jwt("chat", raw)
 			id, err := a.jwt("chat", raw)
 			if err != nil {
+				if strictErr == nil {
+					t.Fatalf("accepted with audience and issuer, refused without: %q", tok)
+				}
 				if e := router.AsError(err); e.Code != router.CodeUnauthorized && e.Code != router.CodeForbidden {
 					t.Fatalf("refusal code %q", e.Code)
 				}
@@ -60,6 +79,9 @@ func FuzzJWT(f *testing.F) {
 			}
 			if !id.Expires.IsZero() && id.Expires.Before(time.Now()) {
 				t.Fatalf("accepted an expired token: %v", id.Expires)
+			}
+			if want := slices.Contains(c.Audience, fuzzAud) && c.Issuer == fuzzIss; (strictErr == nil) != want {
+				t.Fatalf("aud %q, iss %q with audience %q, issuer %q: accepted %v, want %v", c.Audience, c.Issuer, fuzzAud, fuzzIss, strictErr == nil, want)
 			}
 		}
 	})

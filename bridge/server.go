@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -43,7 +44,11 @@ type Server struct {
 	workers *workers // run client frame handling
 	hello   []byte   // the hello frame, the same for every connection
 
-	keepHeaders bool // a namespace authenticates with a backend, which may want them
+	// keepHeaders: a namespace authenticates with a backend, which gets the
+	// upgrade request's headers. Each connection keeps them for its life,
+	// since any later connect may need them (connheader.Keep: a compact
+	// copy within http.max_header_bytes).
+	keepHeaders bool
 
 	draining atomic.Bool // Shutdown began: refuse new connections
 
@@ -124,7 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handled: make(chan bool, 1),
 	}
 	if s.keepHeaders {
-		c.info.Header = r.Header.Clone()
+		c.info.Header = connheader.Keep(r.Header, s.cfg.HTTP.MaxHeaderBytes)
 	}
 	if lim := s.cfg.Limits.Rate; lim.PerSecond > 0 {
 		c.limit = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)

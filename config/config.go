@@ -78,7 +78,14 @@ type HTTP struct {
 	// StaticDir serves the files of this directory at / (extension): an
 	// app's pages from the same origin as its WebSocket or Socket.IO
 	// endpoint, as a Socket.IO app's Node server would. Not with ChatPage.
+	// Names starting with "." are not served, nor directory listings, nor
+	// anything a symbolic link leads to outside the directory.
 	StaticDir string `koanf:"static_dir"`
+	// MaxHeaderBytes bounds a request's line and headers together, in
+	// bytes as sent (extension, default 16384, 8192 to 1048576); a larger
+	// request gets 431. It also bounds the headers a connection keeps for
+	// auth: backend.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
 }
 
 // TLSFiles names a PEM certificate chain and its private key.
@@ -146,10 +153,49 @@ type JetStream struct {
 type User struct {
 	User     string `koanf:"user"`
 	Password string `koanf:"password"`
-	// Namespaces limits the user to P.{ns}.> of these namespaces; empty
-	// means everything. Validate accepts namespace names and glob patterns
-	// (ValidNamespacePattern).
+	// Namespaces makes the user a tenant's: it works in the NATS account
+	// of its tenant, limited to P.{ns}.> of these namespaces (exact
+	// names). Empty: the user works in routerd's own account and may do
+	// anything there.
 	Namespaces []string `koanf:"namespaces"`
+	// Account names the tenant's NATS account (extension); default: the
+	// user name. Users of one tenant share it; a namespace belongs to one
+	// account only.
+	Account string `koanf:"account"`
+}
+
+// TenantAccount returns the NATS account of a user with namespaces: its
+// account, or its name; "" for a user without namespaces.
+func (u User) TenantAccount() string {
+	switch {
+	case len(u.Namespaces) == 0:
+		return ""
+	case u.Account != "":
+		return u.Account
+	}
+	return u.User
+}
+
+// TenantAccounts maps every tenant account of nats.users to the namespaces
+// its users list (sorted, once each); nil without tenants.
+func (n NATS) TenantAccounts() map[string][]string {
+	var out map[string][]string
+	for _, u := range n.Users {
+		acc := u.TenantAccount()
+		if acc == "" {
+			continue
+		}
+		if out == nil {
+			out = make(map[string][]string)
+		}
+		for _, ns := range u.Namespaces {
+			if !slices.Contains(out[acc], ns) {
+				out[acc] = append(out[acc], ns)
+			}
+		}
+		slices.Sort(out[acc])
+	}
+	return out
 }
 
 // Limits bound what one client may do and cost.
@@ -161,6 +207,11 @@ type Limits struct {
 	SendQueue         int           `koanf:"send_queue"`           // default 1024 frames
 	Rate              Rate          `koanf:"rate"`
 	AckTimeout        time.Duration `koanf:"ack_timeout"` // default 5s
+
+	// MaxNamespacesPerConnection bounds the namespaces one client
+	// connection attaches (a native WebSocket, a Socket.IO session);
+	// default 16.
+	MaxNamespacesPerConnection int `koanf:"max_namespaces_per_connection"`
 }
 
 // Rate is a token bucket of client frames per connection.
@@ -179,6 +230,10 @@ type Auth struct {
 type JWT struct {
 	Secret        string `koanf:"secret"`
 	PublicKeyFile string `koanf:"public_key_file"`
+	// Audience, when set, must be one of the token's aud values.
+	Audience string `koanf:"audience"`
+	// Issuer, when set, must equal the token's iss.
+	Issuer string `koanf:"issuer"`
 }
 
 // Namespace is the policy of one namespace (or of every namespace matching a
@@ -195,11 +250,66 @@ type Namespace struct {
 }
 
 // History keeps the last MaxMsgs events of each room for MaxAge (SPEC §5).
-// It requires nats.jetstream.enabled or an external nats.url.
+// It requires nats.jetstream.enabled or an external nats.url. The keys
+// after Replicas are extensions; 0 means their default.
 type History struct {
 	MaxMsgs  int           `koanf:"max_msgs"` // required, at least 1
 	MaxAge   time.Duration `koanf:"max_age"`  // 0 (default): no age limit
 	Replicas int           `koanf:"replicas"` // extension, 1 (default) to 5
+	// MaxStreamMsgs bounds the events the namespace's stream keeps in
+	// all (its MaxMsgs; the oldest go first); 0: 1000 × MaxMsgs.
+	MaxStreamMsgs int `koanf:"max_stream_msgs"`
+	// MaxStreamBytes bounds the stream's size (its MaxBytes; the oldest
+	// events go first); 0: 64 MiB.
+	MaxStreamBytes int `koanf:"max_stream_bytes"`
+	// MaxStreams bounds how many namespaces matching a glob key have a
+	// stream at once (glob keys only); 0: 1000.
+	MaxStreams int `koanf:"max_streams"`
+	// IdleTimeout is how long the stream of a namespace matching a glob
+	// key is kept after its newest event while no node has a socket in
+	// the namespace (glob keys only); 0: 24h.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+}
+
+// Defaults of the History keys left 0.
+const (
+	DefaultStreamMsgsPerRoomMsg = 1000
+	DefaultMaxStreamBytes       = 64 << 20
+	DefaultMaxStreams           = 1000
+	DefaultIdleTimeout          = 24 * time.Hour
+)
+
+// StreamMaxMsgs is the MaxMsgs of the namespace's stream.
+func (h History) StreamMaxMsgs() int64 {
+	if h.MaxStreamMsgs > 0 {
+		return int64(h.MaxStreamMsgs)
+	}
+	return DefaultStreamMsgsPerRoomMsg * int64(h.MaxMsgs)
+}
+
+// StreamMaxBytes is the MaxBytes of the namespace's stream.
+func (h History) StreamMaxBytes() int64 {
+	if h.MaxStreamBytes > 0 {
+		return int64(h.MaxStreamBytes)
+	}
+	return DefaultMaxStreamBytes
+}
+
+// GlobMaxStreams is how many namespaces of a glob key may have a stream.
+func (h History) GlobMaxStreams() int {
+	if h.MaxStreams > 0 {
+		return h.MaxStreams
+	}
+	return DefaultMaxStreams
+}
+
+// GlobIdleTimeout is how long an unused stream of a glob key's namespace
+// is kept after its newest event.
+func (h History) GlobIdleTimeout() time.Duration {
+	if h.IdleTimeout > 0 {
+		return h.IdleTimeout
+	}
+	return DefaultIdleTimeout
 }
 
 // SocketIO is the Socket.IO compatibility endpoint (SPEC §7).

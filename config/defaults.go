@@ -23,6 +23,7 @@ func Default() Config {
 			PingInterval:     25 * time.Second,
 			PongTimeout:      20 * time.Second,
 			HandshakeTimeout: 10 * time.Second,
+			MaxHeaderBytes:   16384,
 		},
 		NATS: NATS{
 			Listen:              "127.0.0.1:4222",
@@ -38,6 +39,8 @@ func Default() Config {
 			SendQueue:         1024,
 			Rate:              Rate{PerSecond: 100, Burst: 200},
 			AckTimeout:        5 * time.Second,
+
+			MaxNamespacesPerConnection: 16,
 		},
 		SocketIO: SocketIO{Path: "/socket.io/", ConnectTimeout: 45 * time.Second},
 	}

@@ -105,6 +105,7 @@ func flagHelp() map[string]string {
 		"http.pprof":                  "serve net/http/pprof under /debug/pprof/",
 		"http.chat_page":              "serve the chat example page at / and the browser client at /client.js",
 		"http.static_dir":             "serve the files of this directory at / (not with http.chat_page)",
+		"http.max_header_bytes":       "largest request line and headers in bytes (larger requests get 431)",
 		"nats.listen":                 "embedded NATS server client address (host:port)",
 		"nats.url":                    "external NATS server URLs; when set nothing is embedded",
 		"nats.prefix":                 "subject prefix",
@@ -127,8 +128,12 @@ func flagHelp() map[string]string {
 		"limits.ack_timeout":          "how long a server-bound request waits for its reply",
 		"auth.jwt.secret":             "HS256 secret for jwt namespaces (visible in ps; prefer the file or ROUTER_AUTH_JWT_SECRET)",
 		"auth.jwt.public_key_file":    "PEM public key for RS256/ES256 jwt namespaces",
+		"auth.jwt.audience":           "when set, tokens must list it in aud",
+		"auth.jwt.issuer":             "when set, tokens must have it as iss",
 		"socketio.enabled":            "serve the Socket.IO compatibility endpoint",
 		"socketio.path":               "path of the Socket.IO endpoint",
 		"socketio.connect_timeout":    "close a Socket.IO session that connects no namespace within this (0: never)",
+
+		"limits.max_namespaces_per_connection": "most namespaces one connection (WebSocket or Socket.IO session) may attach",
 	}
 }

@@ -100,11 +100,18 @@ func isPattern(key string) bool {
 // length the lexically smallest. It returns false when name is not a valid
 // namespace name or no key matches it, i.e. the namespace is not declared.
 func (c *Config) Namespace(name string) (Namespace, bool) {
+	_, ns, ok := c.NamespaceKey(name)
+	return ns, ok
+}
+
+// NamespaceKey is Namespace that also returns the key of namespaces that
+// the policy comes from: name itself, or the glob pattern that won.
+func (c *Config) NamespaceKey(name string) (key string, ns Namespace, ok bool) {
 	if !ValidNamespaceName(name) {
-		return Namespace{}, false
+		return "", Namespace{}, false
 	}
 	if ns, ok := c.Namespaces[name]; ok {
-		return ns, true
+		return name, ns, true
 	}
 	best := ""
 	for key := range c.Namespaces {
@@ -119,9 +126,9 @@ func (c *Config) Namespace(name string) (Namespace, bool) {
 		}
 	}
 	if best == "" {
-		return Namespace{}, false
+		return "", Namespace{}, false
 	}
-	return c.Namespaces[best], true
+	return best, c.Namespaces[best], true
 }
 
 // moreSpecific reports whether glob key a beats glob key b.

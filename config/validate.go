@@ -40,6 +40,7 @@ func (c *Config) validateGeneral(p *Problems) {
 	positive(p, "http.ping_interval", c.HTTP.PingInterval)
 	positive(p, "http.pong_timeout", c.HTTP.PongTimeout)
 	positive(p, "http.handshake_timeout", c.HTTP.HandshakeTimeout)
+	between(p, "http.max_header_bytes", c.HTTP.MaxHeaderBytes, 8192, 1<<20)
 	for i, o := range c.HTTP.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" {
 			p.add(fmt.Sprintf("http.allowed_origins[%d]", i),
@@ -74,7 +75,7 @@ func (c *Config) validateNATS(p *Problems) {
 		serverURL(p, fmt.Sprintf("nats.url[%d]", i), u, "nats", "tls", "ws", "wss")
 	}
 	if !validPrefix(n.Prefix) {
-		p.add("nats.prefix", "invalid subject prefix %q: want dot-separated tokens of [A-Za-z0-9_-], no wildcards", n.Prefix)
+		p.add("nats.prefix", "invalid subject prefix %q: want 1..%d bytes of dot-separated tokens of [A-Za-z0-9_-], no wildcards", n.Prefix, MaxPrefixBytes)
 	}
 
 	cl := &n.Cluster
@@ -121,6 +122,20 @@ func (c *Config) validateNATS(p *Problems) {
 				p.add(fmt.Sprintf("%s.namespaces[%d]", key, k), "invalid namespace name %q: an exact name [A-Za-z0-9_-]{1,64} (NATS permissions cannot express globs)", ns)
 			}
 		}
+		if u.Account != "" && len(u.Namespaces) == 0 {
+			p.add(key+".account", "applies only to a user with namespaces (a tenant's); a user without namespaces works in routerd's own account")
+		}
+	}
+	owner := map[string]string{} // namespace → tenant account
+	for i, u := range n.Users {
+		acc := u.TenantAccount()
+		for k, ns := range u.Namespaces {
+			if o, ok := owner[ns]; ok && o != acc {
+				p.add(fmt.Sprintf("nats.users[%d].namespaces[%d]", i, k), "namespace %q belongs to tenant account %q already: a namespace lives in one NATS account (give the users of one tenant the same account)", ns, o)
+				continue
+			}
+			owner[ns] = acc
+		}
 	}
 }
 
@@ -130,6 +145,7 @@ func (c *Config) validateLimits(p *Problems) {
 	between(p, "limits.max_frame_bytes", l.MaxFrameBytes, 1024, 16<<20)
 	between(p, "limits.max_name_bytes", l.MaxNameBytes, 1, 1024)
 	between(p, "limits.max_rooms_per_socket", l.MaxRoomsPerSocket, 1, 100000)
+	between(p, "limits.max_namespaces_per_connection", l.MaxNamespacesPerConnection, 1, 10000)
 	between(p, "limits.max_connections", l.MaxConnections, 1, 10000000)
 	between(p, "limits.send_queue", l.SendQueue, 1, 1000000)
 	if r := l.Rate.PerSecond; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
@@ -216,9 +232,15 @@ func serverURL(p *Problems, key, v string, schemes ...string) {
 	}
 }
 
+// MaxPrefixBytes bounds nats.prefix, which starts every subject.
+const MaxPrefixBytes = 64
+
 // validPrefix reports whether s is one or more dot-separated subject tokens
-// of name bytes.
+// of name bytes, at most MaxPrefixBytes in all.
 func validPrefix(s string) bool {
+	if len(s) > MaxPrefixBytes {
+		return false
+	}
 	for tok := range strings.SplitSeq(s, ".") {
 		if tok == "" {
 			return false

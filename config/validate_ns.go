@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -73,6 +74,32 @@ func (c *Config) validateNamespaces(p *Problems) {
 			if !jetStream {
 				p.add(key+".history", "requires nats.jetstream.enabled (or an external nats.url with JetStream)")
 			}
+			validateHistoryBounds(p, key+".history", *h, isPattern(name))
+		}
+	}
+}
+
+// validateHistoryBounds checks the stream bounds of a history key, and
+// the keys only glob namespaces take.
+func validateHistoryBounds(p *Problems, key string, h History, glob bool) {
+	if h.MaxStreamMsgs != 0 && h.MaxStreamMsgs < h.MaxMsgs {
+		p.add(key+".max_stream_msgs", "must be 0 (%d × max_msgs) or at least max_msgs (%d)", DefaultStreamMsgsPerRoomMsg, h.MaxMsgs)
+	}
+	if h.MaxStreamBytes != 0 && h.MaxStreamBytes < 1<<20 {
+		p.add(key+".max_stream_bytes", "must be 0 (%d MiB) or at least 1048576", DefaultMaxStreamBytes>>20)
+	}
+	if h.MaxStreams < 0 {
+		p.add(key+".max_streams", "must not be negative (0: %d)", DefaultMaxStreams)
+	}
+	if h.IdleTimeout != 0 && h.IdleTimeout < time.Second {
+		p.add(key+".idle_timeout", "must be 0 (%gh) or at least 1s", DefaultIdleTimeout.Hours())
+	}
+	if !glob {
+		if h.MaxStreams != 0 {
+			p.add(key+".max_streams", "applies only to glob namespaces (a namespace declared by name has one stream)")
+		}
+		if h.IdleTimeout != 0 {
+			p.add(key+".idle_timeout", "applies only to glob namespaces (the stream of a namespace declared by name is kept)")
 		}
 	}
 }

@@ -35,7 +35,7 @@ func mustJSON(t *testing.T, v any) string {
 // request after the other, so on one node a duplicate reply would have
 // arrived by then.
 func ctlTry(nc *nats.Conn, subject, body string) (map[string]any, error) {
-	inbox := nats.NewInbox()
+	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, err

@@ -18,10 +18,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,6 +28,7 @@ import (
 	"github.com/routerd/routerd/auth"
 	"github.com/routerd/routerd/bridge"
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 	"github.com/routerd/routerd/socketio"
@@ -42,9 +42,8 @@ type Daemon struct {
 	reg *prometheus.Registry
 	m   *metrics.Metrics
 
-	ns     *server.Server // nil with an external NATS
-	self   credentials    // routerd's own on the embedded server, with nats.users
-	nc     *nats.Conn
+	emb    *embedded               // nil with an external NATS
+	bus    atomic.Pointer[bus.Bus] // set once connected; read by NATS handlers
 	router *router.Router
 	bridge *bridge.Server
 	sio    *socketio.Server // nil unless socketio.enabled
@@ -84,26 +83,29 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}()
 	url := strings.Join(d.cfg.NATS.URL, ",")
 	if url == "" {
-		if d.ns, d.self, err = startEmbedded(d.cfg, d.log); err != nil {
+		if d.emb, err = startEmbedded(d.cfg, d.log); err != nil {
 			return err
 		}
-		url = d.ns.ClientURL()
+		url = d.emb.srv.ClientURL()
 		d.log.Info("embedded NATS ready", "url", url)
 	}
-	if d.nc, err = d.connect(url); err != nil {
-		return err
-	}
-	authn, err := auth.New(d.cfg, d.nc)
+	b, err := d.connect(url)
 	if err != nil {
 		return err
 	}
-	d.router = router.New(router.Options{Conn: d.nc, Config: d.cfg, Logger: d.log, Metrics: d.m, Authenticator: authn})
+	d.bus.Store(b)
+	d.natsState()
+	authn, err := auth.New(d.cfg, b)
+	if err != nil {
+		return err
+	}
+	d.router = router.New(router.Options{Bus: b, Config: d.cfg, Logger: d.log, Metrics: d.m, Authenticator: authn})
 	if err = d.router.Start(ctx); err != nil {
 		return err
 	}
 	d.bridge = bridge.New(bridge.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m})
 	if d.cfg.SocketIO.Enabled {
-		d.sio = socketio.New(socketio.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m, NATS: d.nc})
+		d.sio = socketio.New(socketio.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m, NATS: b.Main()})
 	}
 	if d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
 		d.router.Close()
@@ -113,6 +115,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Handler:           d.mux(),
 		ReadHeaderTimeout: d.cfg.HTTP.HandshakeTimeout, // slow-loris requests end here
 		ErrorLog:          slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelDebug),
+		// net/http reads up to MaxHeaderBytes + 4096 (its "bufio slop") for
+		// the request line and headers before it answers 431: take the slop
+		// off, so that http.max_header_bytes is the bound enforced.
+		MaxHeaderBytes: d.cfg.HTTP.MaxHeaderBytes - 4096,
 	}
 	go func() {
 		var err error
@@ -139,7 +145,7 @@ func (d *Daemon) mux() *http.ServeMux {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.nc.IsConnected() {
+		if !d.bus.Load().Connected() {
 			http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
 			return
 		}
@@ -147,7 +153,7 @@ func (d *Daemon) mux() *http.ServeMux {
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 	if dir := d.cfg.HTTP.StaticDir; dir != "" {
-		mux.Handle("/", http.FileServer(http.Dir(dir)))
+		mux.Handle("/", staticFiles(dir, d.log))
 	}
 	if d.cfg.HTTP.ChatPage {
 		mux.Handle("/", web.Handler())
@@ -173,8 +179,8 @@ func (d *Daemon) HTTPAddr() string {
 // NATSURL returns the URL backends connect to: the embedded server's client
 // URL, or the external URLs.
 func (d *Daemon) NATSURL() string {
-	if d.ns != nil {
-		return d.ns.ClientURL()
+	if d.emb != nil {
+		return d.emb.srv.ClientURL()
 	}
 	return strings.Join(d.cfg.NATS.URL, ",")
 }
@@ -182,10 +188,10 @@ func (d *Daemon) NATSURL() string {
 // ClusterURL returns the embedded server's cluster (route) URL, or "" when
 // it is not clustered.
 func (d *Daemon) ClusterURL() string {
-	if d.ns == nil || d.ns.ClusterAddr() == nil {
+	if d.emb == nil || d.emb.srv.ClusterAddr() == nil {
 		return ""
 	}
-	return "nats-route://" + d.ns.ClusterAddr().String()
+	return "nats-route://" + d.emb.srv.ClusterAddr().String()
 }
 
 // Nodes returns how many routerd nodes (this one included) share the bus,
@@ -223,38 +229,26 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// drainNATS drains routerd's connection so everything published reaches
-// the server, and waits for it to close.
+// drainNATS drains routerd's connections so everything published reaches
+// the server, and waits for them to close.
 func (d *Daemon) drainNATS(ctx context.Context) error {
-	if d.nc == nil || d.nc.IsClosed() {
+	b := d.bus.Load()
+	if b == nil {
 		return nil
 	}
-	closed := make(chan struct{})
-	d.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := d.nc.Drain(); err != nil {
-		d.nc.Close()
-		if errors.Is(err, nats.ErrConnectionReconnecting) {
-			d.log.Warn("NATS is unreachable: closed without draining")
-			return nil
-		}
+	if err := b.Drain(ctx); err != nil {
 		return fmt.Errorf("drain nats: %w", err)
 	}
-	select {
-	case <-closed:
-		return nil
-	case <-ctx.Done():
-		d.nc.Close()
-		return fmt.Errorf("drain nats: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (d *Daemon) stopNATS() {
-	if d.nc != nil && !d.nc.IsClosed() {
-		d.nc.Close()
+	if b := d.bus.Load(); b != nil {
+		b.Close()
 	}
-	if d.ns != nil {
-		d.ns.Shutdown()
-		d.ns.WaitForShutdown()
+	if d.emb != nil {
+		d.emb.srv.Shutdown()
+		d.emb.srv.WaitForShutdown()
 	}
 }
 

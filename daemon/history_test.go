@@ -34,6 +34,23 @@ func historyConfig(t *testing.T, dir string, maxMsgs int) config.Config {
 	return cfg
 }
 
+// histBackend connects a backend to n and waits until the stream of
+// namespace hist exists (made at start); it returns the backend and its
+// JetStream context.
+func histBackend(t *testing.T, n *rt.Node) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := n.Backend()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Eventually(t, "history stream created at start", func() error {
+		_, err := js.Stream(context.Background(), "routerd_router_hist")
+		return err
+	})
+	return nc, js
+}
+
 // emitN sends n acked room emits and returns their seqs.
 func emitN(t *testing.T, c *rt.Client, room string, from, n int) []uint64 {
 	t.Helper()
@@ -330,15 +347,7 @@ func TestHistoryScrollback(t *testing.T) {
 // are stored, even before any client connected, and delivered with seq.
 func TestHistoryBackendEvents(t *testing.T) {
 	n := rt.Start(t, historyConfig(t, t.TempDir(), 10))
-	nc := n.Backend()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt.Eventually(t, "history stream created at start", func() error {
-		_, err := js.Stream(context.Background(), "routerd_router_hist")
-		return err
-	})
+	nc, js := histBackend(t, n)
 	if err := nc.Publish("router.hist.room.r.news", []byte(`{"n":1}`)); err != nil {
 		t.Fatal(err)
 	}

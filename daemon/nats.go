@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
 
@@ -80,9 +81,6 @@ func serverOptions(cfg *config.Config) (*server.Options, error) {
 		}
 		o.TLS = true
 	}
-	if len(cfg.NATS.Users) > 0 {
-		o.Users = backendUsers(cfg)
-	}
 	if js := cfg.NATS.JetStream; js.Enabled {
 		o.JetStream = true
 		o.StoreDir = js.StoreDir
@@ -101,16 +99,24 @@ func InboxPrefix(user string) string { return "_INBOX_" + router.Escape(user) }
 // also observes P.{ns}.> needs more than the default of one.
 const responsesPerRequest = 64
 
-// backendUsers maps nats.users to server users. A user with namespaces may
-// publish and subscribe under P.{ns}.> of those namespaces only, subscribe
-// to its own inbox prefix, and answer the requests it receives; it sees no
-// other tenant's traffic and no other user's replies. A user without
-// namespaces may do anything.
-func backendUsers(cfg *config.Config) []*server.User {
+// accountName is the NATS account of tenant account acc: its name escaped
+// as a subject token is (so never $G, $SYS or anything with spaces).
+func accountName(acc string) string { return router.Escape(acc) }
+
+// backendUsers maps nats.users to server users, in the accounts of accounts
+// (by tenant account; routerd's own account, the global one, for users
+// without namespaces). A user with namespaces works in its tenant's
+// account: it may publish and subscribe under P.{ns}.> of its namespaces
+// only, subscribe to its own inbox prefix, and answer the requests it
+// receives; it sees no other tenant's traffic, no other user's replies, and
+// no JetStream. A user without namespaces may do anything in routerd's own
+// account.
+func backendUsers(cfg *config.Config, accounts map[string]*server.Account) []*server.User {
 	users := make([]*server.User, 0, len(cfg.NATS.Users))
 	for _, u := range cfg.NATS.Users {
 		su := &server.User{Username: u.User, Password: u.Password}
-		if len(u.Namespaces) > 0 {
+		if acc := u.TenantAccount(); acc != "" {
+			su.Account = accounts[acc]
 			var subjects []string
 			for _, ns := range u.Namespaces {
 				subjects = append(subjects, cfg.NATS.Prefix+"."+ns+".>")
@@ -135,33 +141,108 @@ func maxPayload(maxFrame int) int32 {
 	return floor
 }
 
-// credentials are routerd's own, on an embedded server with nats.users.
+// credentials are routerd's own in one account of the embedded server with
+// nats.users: a fresh random user and password at every start.
 type credentials struct{ user, password string }
 
+// embedded is the embedded server and routerd's credentials in each of its
+// accounts.
+type embedded struct {
+	srv     *server.Server
+	self    *credentials           // routerd's own account; nil without nats.users
+	tenants map[string]credentials // by tenant account (config name)
+}
+
 // startEmbedded starts the embedded nats-server and waits until it accepts
-// connections. With nats.users, it adds a user for routerd itself, with a
-// fresh random password and every permission.
-func startEmbedded(cfg *config.Config, log *slog.Logger) (*server.Server, credentials, error) {
-	var self credentials
+// connections. With nats.users, every tenant account (users with
+// namespaces) is a NATS account of its own, with JetStream where it is on,
+// and routerd gets a user with every permission in its own account (the
+// global one) and in each tenant account.
+func startEmbedded(cfg *config.Config, log *slog.Logger) (*embedded, error) {
 	opts, err := serverOptions(cfg)
 	if err != nil {
-		return nil, self, err
+		return nil, err
 	}
-	if len(opts.Users) > 0 {
-		self = credentials{user: "routerd-" + router.RandomID(), password: router.RandomID()}
-		opts.Users = append(opts.Users, &server.User{Username: self.user, Password: self.password})
+	e := &embedded{}
+	tenants := cfg.NATS.TenantAccounts()
+	if len(cfg.NATS.Users) > 0 {
+		accounts := make(map[string]*server.Account, len(tenants))
+		e.tenants = make(map[string]credentials, len(tenants))
+		for name := range tenants {
+			acc := server.NewAccount(accountName(name))
+			accounts[name] = acc
+			opts.Accounts = append(opts.Accounts, acc)
+			self := credentials{user: "routerd-" + router.RandomID(), password: router.RandomID()}
+			e.tenants[name] = self
+			opts.Users = append(opts.Users, &server.User{Username: self.user, Password: self.password, Account: acc})
+		}
+		opts.Users = append(opts.Users, backendUsers(cfg, accounts)...)
+		e.self = &credentials{user: "routerd-" + router.RandomID(), password: router.RandomID()}
+		opts.Users = append(opts.Users, &server.User{Username: e.self.user, Password: e.self.password})
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return nil, self, fmt.Errorf("embedded nats: %w", err)
+	if e.srv, err = server.NewServer(opts); err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	ns.SetLoggerV2(natsLogger{log.With("component", "nats-server")}, cfg.Log.Level == "debug", false, false)
-	go ns.Start()
-	if !ns.ReadyForConnections(readyTimeout) {
-		ns.Shutdown()
-		return nil, self, fmt.Errorf("embedded nats: not ready for connections within %s (is %s free?)", readyTimeout, cfg.NATS.Listen)
+	e.srv.SetLoggerV2(natsLogger{log.With("component", "nats-server")}, cfg.Log.Level == "debug", false, false)
+	go e.srv.Start()
+	if !e.srv.ReadyForConnections(readyTimeout) {
+		e.srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready for connections within %s (is %s free?)", readyTimeout, cfg.NATS.Listen)
 	}
-	return ns, self, nil
+	if err := wireTenants(e.srv, cfg, tenants); err != nil {
+		e.srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	return e, nil
+}
+
+// observedKinds are the subject kinds of a tenant's namespaces that
+// routerd's own account sees too (all but ctl: a request imported as a
+// stream would be carried out twice).
+var observedKinds = []string{"room", "socket", "user", "broadcast", "server", "presence", "lifecycle", "auth"}
+
+// wireTenants finishes the tenant accounts of a started server: each
+// exports its namespaces' traffic as streams that routerd's own (global)
+// account imports, so that its users observe every tenant (nothing flows
+// back); and, with JetStream on, JetStream is enabled in the global account
+// and every tenant's (with accounts configured nats-server enables it in
+// none by itself).
+func wireTenants(srv *server.Server, cfg *config.Config, tenants map[string][]string) error {
+	if len(tenants) == 0 {
+		return nil
+	}
+	global := srv.GlobalAccount()
+	for name, namespaces := range tenants {
+		acc, err := srv.LookupAccount(accountName(name))
+		if err != nil {
+			return fmt.Errorf("account %s: %w", name, err)
+		}
+		for _, ns := range namespaces {
+			for _, kind := range observedKinds {
+				subject := cfg.NATS.Prefix + "." + ns + "." + kind + ".>"
+				if kind == "auth" {
+					subject = cfg.NATS.Prefix + "." + ns + ".auth"
+				}
+				if err := acc.AddStreamExport(subject, nil); err != nil {
+					return fmt.Errorf("account %s: export %s: %w", name, subject, err)
+				}
+				if err := global.AddStreamImport(acc, subject, ""); err != nil {
+					return fmt.Errorf("account %s: import %s: %w", name, subject, err)
+				}
+			}
+		}
+		if cfg.NATS.JetStream.Enabled {
+			if err := acc.EnableJetStream(nil, nil); err != nil {
+				return fmt.Errorf("account %s: jetstream: %w", name, err)
+			}
+		}
+	}
+	if cfg.NATS.JetStream.Enabled {
+		if err := global.EnableJetStream(nil, nil); err != nil {
+			return fmt.Errorf("jetstream: %w", err)
+		}
+	}
+	return nil
 }
 
 // pinnedTLS is the TLS config of routerd's in-process connection to its own
@@ -188,14 +269,59 @@ func pinnedTLS(certFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// connect opens routerd's own NATS connection, reconnecting forever. With
-// an embedded server it connects in-process (so client TLS on the port
-// backends use does not concern it).
-func (d *Daemon) connect(url string) (*nats.Conn, error) {
+// connect opens routerd's NATS connections, each reconnecting forever and
+// dialled again whenever nats.go gives it up: its own, and with tenant
+// accounts one in each. With an embedded server they connect in-process (so
+// client TLS on the port backends use does not concern them).
+func (d *Daemon) connect(url string) (*bus.Bus, error) {
+	main, err := d.dialAccount(url, "", d.emb.selfIn(""))
+	if err != nil {
+		return nil, err
+	}
+	tenants := d.cfg.NATS.TenantAccounts()
+	conns := make([]*bus.Conn, 0, len(tenants))
+	for acc := range tenants {
+		c, err := d.dialAccount(url, acc, d.emb.selfIn(acc))
+		if err != nil {
+			main.Close()
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return bus.New(main, conns, tenants), nil
+}
+
+// selfIn returns routerd's credentials in a tenant account, or in its own
+// ("" for account); nil without an embedded server with users.
+func (e *embedded) selfIn(account string) *credentials {
+	switch {
+	case e == nil:
+		return nil
+	case account == "":
+		return e.self
+	}
+	c, ok := e.tenants[account]
+	if !ok {
+		return nil
+	}
+	return &c
+}
+
+// dialAccount opens routerd's connection in one account (account "" is
+// routerd's own) with self's credentials, when there are some.
+func (d *Daemon) dialAccount(url, account string, self *credentials) (*bus.Conn, error) {
 	log := d.log.With("component", "nats")
+	if account != "" {
+		log = log.With("account", account)
+	}
 	var extra []nats.Option
-	if d.ns != nil {
-		extra = append(extra, nats.InProcessServer(d.ns))
+	if d.emb != nil {
+		// In process, the connect timeout only waits for a busy server's
+		// first answer: wait as long as for its start.
+		extra = append(extra, nats.InProcessServer(d.emb.srv), nats.Timeout(readyTimeout))
 		if t := d.cfg.NATS.TLS; t.CertFile != "" {
 			pinned, err := pinnedTLS(t.CertFile)
 			if err != nil {
@@ -204,29 +330,29 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 			extra = append(extra, nats.Secure(pinned))
 		}
 	}
-	if d.ns != nil && len(d.cfg.NATS.Users) > 0 {
-		extra = append(extra, nats.UserInfo(d.self.user, d.self.password))
+	if self != nil {
+		extra = append(extra, nats.UserInfo(self.user, self.password))
 	}
-	if d.ns == nil {
+	if d.emb == nil {
 		// An external NATS may come up after routerd (containers start in
 		// any order): start anyway, not ready (/readyz 503) until connected.
 		extra = append(extra, nats.RetryOnFailedConnect(true), nats.ConnectHandler(func(nc *nats.Conn) {
-			d.m.NATSConnected(true)
+			d.natsState()
 			log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted())
 		}))
 	}
-	nc, err := nats.Connect(url, append(extra,
+	extra = append(extra,
 		nats.Name("routerd "+d.cfg.Node.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			d.m.NATSConnected(false)
+			d.natsState()
 			if err != nil { // nil: routerd closed the connection itself
 				log.Warn("disconnected from NATS", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			d.m.NATSConnected(true)
+			d.natsState()
 			log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -239,14 +365,30 @@ func (d *Daemon) connect(url string) (*nats.Conn, error) {
 			}
 			log.Error("NATS async error", "subject", subject, "err", err)
 		}),
-	)...)
+	)
+	c, err := bus.Dial(bus.Options{
+		Account: account,
+		Logger:  log,
+		Dial: func(opts ...nats.Option) (*nats.Conn, error) {
+			return nats.Connect(url, append(extra, opts...)...)
+		},
+		OnRedial: func(*bus.Conn) {
+			d.m.NATSRedialed()
+			d.natsState()
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
-	if nc.IsConnected() {
-		d.m.NATSConnected(true)
-	} else {
+	if !c.Connected() {
 		log.Warn("NATS is not reachable yet: serving, not ready, until it is", "url", url)
 	}
-	return nc, nil
+	return c, nil
+}
+
+// natsState sets the NATS connection gauge: 1 while every connection is up.
+func (d *Daemon) natsState() {
+	if b := d.bus.Load(); b != nil {
+		d.m.NATSConnected(b.Connected())
+	}
 }

@@ -174,11 +174,15 @@ func TestPolicyDirect(t *testing.T) {
 		a.c.Send(map[string]any{"type": "emit", "ns": "chat", "to": "AAAAAAAAAAAAAAAAAAAAAA", "event": "psst"})
 		a.c.None(noID)
 
-		// A sid of another namespace, or a wildcard, reaches no one: the
-		// target is a sid of the sender's namespace, escaped like any name.
+		// A sid of another namespace reaches no one: the target is a sid
+		// of the sender's namespace. A wildcard or anything else that is
+		// not a sid is refused.
 		other := joined(n, "nodirect")
-		for _, to := range []string{other.sid, "*", ">", b.sid + ".x"} {
-			a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": to, "event": "stray"})
+		a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": other.sid, "event": "stray"})
+		for _, to := range []string{"*", ">", b.sid + ".x"} {
+			if code := a.c.ErrorCode(map[string]any{"type": "emit", "ns": "chat", "to": to, "event": "stray"}); code != "invalid_name" {
+				t.Errorf("to %q: %s, want invalid_name", to, code)
+			}
 		}
 		a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": b.sid, "event": "marker"})
 		b.c.Next(routertest.IsEvent("marker"))

@@ -633,13 +633,17 @@ func TestProtocolEmitTo(t *testing.T) {
 	}
 
 	// A sid that does not exist is not an error.
-	for _, to := range []string{"AAAAAAAAAAAAAAAAAAAAAA", "no-such-socket", "has.dots and spaces"} {
+	for _, to := range []string{"AAAAAAAAAAAAAAAAAAAAAA", "no-such-socket"} {
 		if r := a.Req(map[string]any{"type": "emit", "ns": "chat", "to": to, "event": "lost"}); r.Type() != "ack" {
 			t.Errorf("emit to %q: %v, want ack", to, r)
 		}
 		a.Send(`{"type":"emit","ns":"chat","to":"` + to + `","event":"lost"}`)
 	}
 	a.None(routertest.IsType("error"))
+	// Something that cannot be a sid is a bad name.
+	if code := a.ErrorCode(map[string]any{"type": "emit", "ns": "chat", "to": "has.dots and spaces", "event": "lost"}); code != "invalid_name" {
+		t.Errorf("emit to a malformed sid: %s, want invalid_name", code)
+	}
 	// A socket that is gone is a sid that does not exist.
 	c.MustAck(map[string]any{"type": "disconnect", "ns": "chat"})
 	if r := c.Req(map[string]any{"type": "connect", "ns": "chat"}); r.Type() != "connected" {

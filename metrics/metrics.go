@@ -32,6 +32,7 @@ type Metrics struct {
 	replayed      prometheus.Counter
 	replayTime    prometheus.Histogram
 	tunnels       *prometheus.GaugeVec
+	natsRedials   prometheus.Counter
 }
 
 // New creates the collectors and registers them on reg.
@@ -87,6 +88,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "routerd_fanout_seconds", Help: "Time to queue one NATS message to every local recipient.",
 		Buckets: prometheus.ExponentialBuckets(0.000001, 4, 10)})
 	reg.MustRegister(m.fanout)
+	m.natsRedials = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "routerd_nats_redials_total", Help: "NATS connections dialled anew after the client library gave one up for good (subscriptions restored)."})
+	reg.MustRegister(m.natsRedials)
 	reg.MustRegister(m.connections, m.refused, m.sockets, m.namespaces, m.rooms, m.framesIn, m.framesOut,
 		m.published, m.deliveries, m.dropped, m.closes, m.errors, m.natsConnected, m.ackRTT)
 	return m
@@ -218,6 +222,14 @@ func (m *Metrics) NATSConnected(up bool) {
 			v = 1
 		}
 		m.natsConnected.Set(v)
+	}
+}
+
+// NATSRedialed counts a NATS connection dialled anew after nats.go gave
+// the previous one up.
+func (m *Metrics) NATSRedialed() {
+	if m != nil {
+		m.natsRedials.Inc()
 	}
 }
 

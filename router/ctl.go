@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // ctlRequest is the body of a control request (SPEC §3).
@@ -52,10 +54,14 @@ func (e *Error) UnmarshalJSON(b []byte) error {
 // defaultKickReason is the reason of a ctl disconnect that names none.
 const defaultKickReason = "kicked"
 
-// handleCtl answers P.{ns}.ctl.{op}. One node (of the queue group) takes
-// each request and gathers the answer from every node.
-func (r *Router) handleCtl(m *nats.Msg) {
-	reply, err := r.ctl(m)
+// handleCtl answers P.{ns}.ctl.{op}, received on connection c. One node
+// (of the queue group) takes each request and gathers the answer from every
+// node. A request on a tenant's connection may name only that tenant's
+// namespaces; routerd's own connection (its trusted users) may name any.
+// A request without a reply subject, or whose reply subject is one routerd
+// routes (see replyAllowed), is carried out but not answered.
+func (r *Router) handleCtl(c *bus.Conn, m *nats.Msg) {
+	reply, err := r.ctl(c, m)
 	var body []byte
 	if err != nil {
 		body = marshal(ctlError{Error: AsError(err)})
@@ -65,16 +71,34 @@ func (r *Router) handleCtl(m *nats.Msg) {
 	if m.Reply == "" {
 		return
 	}
+	if !r.replyAllowed(m.Reply) {
+		r.m.Dropped("reply_subject")
+		r.log.Debug("ctl request with a reply subject routerd does not answer on", "subject", m.Subject, "reply", m.Reply)
+		return
+	}
 	if err := m.Respond(body); err != nil {
 		r.log.Warn("answer ctl request", "subject", m.Subject, "err", err)
 	}
 }
 
-func (r *Router) ctl(m *nats.Msg) (any, error) {
+// replyAllowed reports whether routerd answers a request on reply: never on
+// a subject of its own contract (P.>), nor on a system subject ($JS, $KV,
+// $SYS, $routerd...), so that a requester cannot make routerd publish into
+// a room, a socket or a stream by naming it as its reply subject. With one
+// NATS account per tenant (nats.users) a reply only ever reaches the
+// requester's account; this guard also holds on a shared external NATS.
+func (r *Router) replyAllowed(reply string) bool {
+	return !strings.HasPrefix(reply, "$") && reply != r.subj.prefix && !strings.HasPrefix(reply, r.subj.prefix+".")
+}
+
+func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (any, error) {
 	rest := strings.TrimPrefix(m.Subject, r.subj.prefix+".")
 	ns, op, _ := strings.Cut(strings.Replace(rest, "."+kindCtl+".", "\x00", 1), "\x00")
 	if _, err := r.policy(ns); err != nil {
 		return nil, err
+	}
+	if c != r.bus.Main() && !r.bus.Owns(c, ns) {
+		return nil, Errorf(CodeForbidden, "namespace %q belongs to another account", ns)
 	}
 	var req ctlRequest
 	if len(strings.TrimSpace(string(m.Data))) > 0 {

@@ -121,7 +121,7 @@ func (r *Router) roomOf(sp *space, tok string) (*room, string) {
 
 func (r *Router) dispatchRoom(sp *space, p parsed, m *nats.Msg) {
 	rm, name := r.roomOf(sp, p.target)
-	if rm == nil || rm.sub != m.Sub {
+	if rm == nil || !rm.sub.Owns(m) {
 		return
 	}
 	ev, ok := r.event(sp, name, p, m)
@@ -137,7 +137,7 @@ func (r *Router) dispatchRoom(sp *space, p parsed, m *nats.Msg) {
 // the other local members of the room.
 func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 	rm, name := r.roomOf(sp, p.target)
-	if rm == nil || rm.pres != m.Sub {
+	if rm == nil || !rm.pres.Owns(m) {
 		return
 	}
 	var n presenceNotice
@@ -180,7 +180,7 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	s := sp.sockets[p.target]
-	live := m.Sub == sp.direct || (s != nil && m.Sub == s.sub)
+	live := sp.direct.Owns(m) || (s != nil && s.sub.Owns(m))
 	sp.mu.RUnlock()
 	if s == nil || !live {
 		return
@@ -201,7 +201,7 @@ func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
 	}
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
-	if g := sp.users[user]; g != nil && g.sub == m.Sub {
+	if g := sp.users[user]; g != nil && g.sub.Owns(m) {
 		r.deliver(slices.Values(g.sockets), ev, header(m.Header, "Router-Exclude"))
 	}
 }
@@ -213,7 +213,7 @@ func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
 	}
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
-	if sp.bcast == m.Sub {
+	if sp.bcast.Owns(m) {
 		r.deliver(maps.Values(sp.sockets), ev, header(m.Header, "Router-Exclude"))
 	}
 }

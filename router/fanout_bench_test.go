@@ -50,7 +50,7 @@ func startRouterWith(tb testing.TB, opts *server.Options, namespaces map[string]
 	ns := natstest.Server(tb, opts)
 	cfg := config.Default()
 	cfg.Namespaces = namespaces
-	r := New(Options{Conn: natstest.Connect(tb, ns), Config: &cfg})
+	r := New(Options{Bus: natstest.Bus(tb, ns), Config: &cfg})
 	if err := r.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // Room history on JetStream (SPEC §5).
@@ -21,8 +22,11 @@ import (
 // capturing P.{ns}.room.*.* — so events published by clients and by
 // backends alike are stored, and the stream sequence of an event is its
 // seq. Retention: max_age is the stream's MaxAge and max_msgs its
-// MaxMsgsPerSubject (a bound per room and event name); the history a room
-// shows (replay and scrollback) is its last max_msgs events.
+// MaxMsgsPerSubject (a bound per room and event name); max_stream_msgs and
+// max_stream_bytes bound the whole stream (MaxMsgs, MaxBytes: the oldest
+// events of any room go first). The history a room shows (replay and
+// scrollback) is its last max_msgs events. The streams of glob namespaces
+// are capped in number and deleted when idle (globstreams.go, sweep.go).
 //
 // Live delivery: the stream republishes every event it stores, from its
 // leader, to $routerd.P.hist.{ns}.room.{room}.{event} with its sequence in
@@ -51,12 +55,17 @@ func historyStream(prefix, ns string) string {
 	return "routerd_" + strings.ReplaceAll(prefix, ".", "_") + "_" + ns
 }
 
-// nsHistory is the history of one namespace: its stream and its policy.
+// nsHistory is the history of one namespace: its stream, its policy, and
+// the connection of the account the stream lives in.
 type nsHistory struct {
 	ns     string
 	stream string
 	policy config.History
+	nats   *bus.Conn
 }
+
+// js is the JetStream context of the history's account.
+func (nh *nsHistory) js() jetstream.JetStream { return nh.nats.JetStream() }
 
 // streamConfig is the stream of namespace ns with history h.
 func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfig {
@@ -72,6 +81,8 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		Replicas:          max(h.Replicas, 1),
 		MaxAge:            h.MaxAge,
 		MaxMsgsPerSubject: int64(h.MaxMsgs),
+		MaxMsgs:           h.StreamMaxMsgs(),
+		MaxBytes:          h.StreamMaxBytes(),
 		Discard:           jetstream.DiscardOld,
 		AllowDirect:       true,
 		RePublish: &jetstream.RePublish{
@@ -82,16 +93,27 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 }
 
 // ensureStream creates or updates the stream of ns, retrying with short
-// calls until ctx ends (JetStream may still be electing its leaders).
+// calls until ctx ends (JetStream may still be electing its leaders). A
+// glob namespace's stream that this node does not know is made only within
+// its glob key's history.max_streams (a *Error with limit_exceeded
+// otherwise).
 func (r *Router) ensureStream(ctx context.Context, ns string, h config.History) error {
 	cfg := r.streamConfig(ns, h)
 	if _, ok := r.streams.Load(cfg.Name); ok {
 		return nil
 	}
+	made := func(bool) {}
+	if key := r.globKey(ns); key != "" {
+		var err error
+		if made, err = r.reserveStream(ctx, key, cfg.Name, h.GlobMaxStreams()); err != nil {
+			return err
+		}
+	}
 	err := r.retry(ctx, func(ctx context.Context) error {
-		_, err := r.js.CreateOrUpdateStream(ctx, cfg)
+		_, err := r.bus.For(ns).JetStream().CreateOrUpdateStream(ctx, cfg)
 		return err
 	})
+	made(err == nil)
 	if err != nil {
 		return fmt.Errorf("history stream %s: %w", cfg.Name, err)
 	}
@@ -137,16 +159,28 @@ func (r *Router) ensureStreams() {
 	}
 }
 
-// historyOf returns the history of namespace ns, making its stream first
-// if this node has not yet.
-func (r *Router) historyOf(ctx context.Context, ns string, h config.History) (*nsHistory, error) {
+// historyOf returns the history of namespace ns for a connecting socket,
+// making its stream first if this node has not yet. entered must be called
+// once the socket is attached (or is not): until then, no sweep deletes
+// the stream.
+func (r *Router) historyOf(ctx context.Context, ns string, h config.History) (_ *nsHistory, entered func(), err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.AckTimeout)
 	defer cancel()
-	if err := r.ensureStream(ctx, ns, h); err != nil {
-		r.log.Warn("history unavailable", "ns", ns, "err", err)
-		return nil, Errorf(CodeUnavailable, "the history of namespace %q is unavailable", ns)
+	entered, err = r.enterGlob(ctx, ns)
+	if err == nil {
+		if err = r.ensureStream(ctx, ns, h); err != nil {
+			entered()
+		}
 	}
-	return &nsHistory{ns: ns, stream: historyStream(r.subj.prefix, ns), policy: h}, nil
+	if err != nil {
+		var perr *Error
+		if errors.As(err, &perr) {
+			return nil, nil, err
+		}
+		r.log.Warn("history unavailable", "ns", ns, "err", err)
+		return nil, nil, Errorf(CodeUnavailable, "the history of namespace %q is unavailable", ns)
+	}
+	return &nsHistory{ns: ns, stream: historyStream(r.subj.prefix, ns), policy: h, nats: r.bus.For(ns)}, entered, nil
 }
 
 // retry runs op with short per-call deadlines until it succeeds, fails for
@@ -185,7 +219,7 @@ func (r *Router) dispatchStored(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	rm := sp.rooms[he.ev.Room]
 	sp.mu.RUnlock()
-	if rm == nil || rm.sub != m.Sub {
+	if rm == nil || !rm.sub.Owns(m) {
 		return
 	}
 	rm.mu.Lock()
@@ -270,12 +304,12 @@ func (rm *room) deliverLive(r *Router, he histEvent) {
 	}, he.ev, he.exclude)
 }
 
-// publishStored publishes m to a history room through JetStream and
+// publishStored publishes m to a history room through JetStream on c and
 // returns the event's seq.
-func (r *Router) publishStored(ctx context.Context, m *nats.Msg) (uint64, error) {
+func (r *Router) publishStored(ctx context.Context, c *bus.Conn, m *nats.Msg) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.AckTimeout)
 	defer cancel()
-	ack, err := r.js.PublishMsg(ctx, m)
+	ack, err := c.JetStream().PublishMsg(ctx, m)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 			return 0, Errorf(CodeUnavailable, "the room history is unavailable: no history stream answered")

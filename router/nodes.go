@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // Node heartbeats: every node publishes $routerd.P.hb every
@@ -36,7 +38,7 @@ type nodeTable struct {
 
 	mu   sync.Mutex
 	seen map[string]peer // other live nodes by instance id; guarded by mu
-	subs []*nats.Subscription
+	subs []*bus.Sub
 }
 
 // peer is another node as its heartbeats show it.
@@ -51,16 +53,16 @@ func newNodeTable(r *Router) *nodeTable {
 
 func (t *nodeTable) start() error {
 	r := t.r
-	hb, err := r.nc.Subscribe(r.subj.sys("hb"), t.handleHeartbeat)
+	hb, err := r.bus.Main().Subscribe(r.subj.sys("hb"), t.handleHeartbeat)
 	if err != nil {
 		return fmt.Errorf("router: subscribe heartbeats: %w", err)
 	}
-	sc, err := r.nc.Subscribe(r.subj.sys("ctl"), r.handleScatter)
+	sc, err := r.bus.Main().Subscribe(r.subj.sys("ctl"), r.handleScatter)
 	if err != nil {
 		_ = hb.Unsubscribe()
 		return fmt.Errorf("router: subscribe node requests: %w", err)
 	}
-	t.subs = []*nats.Subscription{hb, sc}
+	t.subs = []*bus.Sub{hb, sc}
 	r.m.Nodes(1)
 	t.publish(heartbeat{Probe: true})
 	r.wg.Add(1)
@@ -83,7 +85,7 @@ func (t *nodeTable) stop() {
 
 func (t *nodeTable) publish(h heartbeat) {
 	h.ID, h.Node = t.id, t.r.node
-	if err := t.r.nc.Publish(t.r.subj.sys("hb"), marshal(h)); err != nil {
+	if err := t.r.bus.Main().NC().Publish(t.r.subj.sys("hb"), marshal(h)); err != nil {
 		t.r.log.Warn("publish heartbeat", "err", err)
 	}
 }
@@ -213,13 +215,14 @@ type scatterReply struct {
 // gather sends req to every node and collects one reply from each node in
 // the table, or what arrived within gatherTimeout.
 func (r *Router) gather(ctx context.Context, req scatterRequest) ([]scatterReply, error) {
-	inbox := nats.NewInbox()
-	sub, err := r.nc.SubscribeSync(inbox)
+	nc := r.bus.Main().NC()
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, natsError(err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := r.nc.PublishMsg(&nats.Msg{Subject: r.subj.sys("ctl"), Reply: inbox, Data: marshal(req)}); err != nil {
+	if err := nc.PublishMsg(&nats.Msg{Subject: r.subj.sys("ctl"), Reply: inbox, Data: marshal(req)}); err != nil {
 		return nil, natsError(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, gatherTimeout)

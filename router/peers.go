@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/metrics"
 )
 
@@ -47,7 +48,7 @@ type peerSockets struct {
 type peerTracker struct {
 	mu     sync.Mutex
 	byNode map[string]*peerSockets // by instance id; guarded by mu
-	subs   []*nats.Subscription    // the notice subscriptions while watching; guarded by mu
+	subs   []*bus.Sub              // the notice subscriptions while watching; guarded by mu
 }
 
 // socketEntry is a socket in a snapshot reply.
@@ -105,13 +106,15 @@ func (r *Router) watchPeers() {
 	if t.subs != nil {
 		return
 	}
-	for _, kind := range []string{kindLifecycle, kindPresence} {
-		sub, err := r.nc.Subscribe(r.subj.join("*", kind, "*"), r.trackNotice)
-		if err != nil {
-			r.log.Error("subscribe to notices: lost nodes' sockets will get no notices", "err", err)
-			break
+	for _, c := range r.bus.Conns() {
+		for _, kind := range []string{kindLifecycle, kindPresence} {
+			sub, err := c.Subscribe(r.subj.join("*", kind, "*"), func(m *nats.Msg) { r.trackNotice(c, m) })
+			if err != nil {
+				r.log.Error("subscribe to notices: lost nodes' sockets will get no notices", "err", err)
+				return
+			}
+			t.subs = append(t.subs, sub)
 		}
-		t.subs = append(t.subs, sub)
 	}
 }
 
@@ -130,16 +133,21 @@ func (r *Router) unwatchPeers() {
 	}
 }
 
-// trackNotice records another node's lifecycle or presence notice.
-func (r *Router) trackNotice(m *nats.Msg) {
+// trackNotice records another node's lifecycle or presence notice, which
+// came on connection c. A notice whose Router-Ns is not the namespace of
+// its subject, or of a namespace c does not carry, is not routerd's: a
+// tenant cannot make routerd speak for sockets of another namespace.
+func (r *Router) trackNotice(c *bus.Conn, m *nats.Msg) {
 	id := header(m.Header, "Router-Node-Id")
 	ns, sid := header(m.Header, "Router-Ns"), header(m.Header, "Router-Sid")
 	if id == "" || id == r.nodes.id || ns == "" || sid == "" || header(m.Header, "Router-Reason") == reasonNodeLost {
 		return
 	}
-	last := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-	kind := strings.TrimSuffix(m.Subject, "."+last)
-	kind = kind[strings.LastIndexByte(kind, '.')+1:]
+	subj, ok := r.subj.parse(m.Subject)
+	if !ok || subj.ns != ns || !r.bus.Owns(c, ns) {
+		return
+	}
+	kind, last := subj.kind, subj.target
 	user := header(m.Header, "Router-User")
 	t := &r.peers
 	t.mu.Lock()
@@ -173,7 +181,7 @@ func (r *Router) snapshotPeer(id string) {
 	after := ""
 	for {
 		ctx, cancel := context.WithTimeout(r.ctx, gatherTimeout)
-		m, err := r.nc.RequestWithContext(ctx, r.subj.sys("ctl"), marshal(scatterRequest{Op: "sockets", Node: id, After: after}))
+		m, err := r.bus.Main().NC().RequestWithContext(ctx, r.subj.sys("ctl"), marshal(scatterRequest{Op: "sockets", Node: id, After: after}))
 		cancel()
 		var rep scatterReply
 		if err != nil || json.Unmarshal(m.Data, &rep) != nil || rep.Error != nil {
@@ -274,11 +282,12 @@ func (r *Router) publishLoss(id string) {
 			}
 			return h
 		}
+		c := r.bus.For(s.ns)
 		for room := range s.rooms {
-			r.publishNotice(&nats.Msg{Subject: r.subj.Presence(s.ns, room), Header: h(room),
+			r.publishNotice(c, &nats.Msg{Subject: r.subj.Presence(s.ns, room), Header: h(room),
 				Data: marshal(presenceNotice{Action: "leave", SID: s.sid, User: s.user, Node: p.name})})
 		}
-		r.publishNotice(&nats.Msg{Subject: r.subj.Lifecycle(s.ns, "disconnect"), Header: h(""),
+		r.publishNotice(c, &nats.Msg{Subject: r.subj.Lifecycle(s.ns, "disconnect"), Header: h(""),
 			Data: marshal(lifecycleNotice{SID: s.sid, User: s.user, Node: p.name})})
 	}
 	r.log.Info("published the notices of a lost node", "node", p.name, "id", id, "sockets", len(p.sockets))

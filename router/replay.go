@@ -56,7 +56,7 @@ func (r *Router) roomFilter(ns, room string) string {
 func (r *Router) scan(ctx context.Context, nh *nsHistory, filter string, from uint64, f func(histEvent) bool) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, streamOpTimeout)
-		msgs, err := jetstreamext.GetBatch(cctx, r.js, nh.stream, replayBatch, jetstreamext.GetBatchSeq(max(from, 1)), jetstreamext.GetBatchSubject(filter))
+		msgs, err := jetstreamext.GetBatch(cctx, nh.js(), nh.stream, replayBatch, jetstreamext.GetBatchSeq(max(from, 1)), jetstreamext.GetBatchSubject(filter))
 		if err != nil {
 			cancel()
 			return fmt.Errorf("read history: %w", err)
@@ -90,7 +90,7 @@ func (r *Router) scan(ctx context.Context, nh *nsHistory, filter string, from ui
 // leader.
 func (r *Router) streamBounds(ctx context.Context, nh *nsHistory) (first, last uint64, err error) {
 	err = r.retry(ctx, func(ctx context.Context) error {
-		st, err := r.js.Stream(ctx, nh.stream)
+		st, err := nh.js().Stream(ctx, nh.stream)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (r *Router) contiguous(ctx context.Context, nh *nsHistory, from, to uint64)
 	}
 	cctx, cancel := context.WithTimeout(ctx, streamOpTimeout)
 	defer cancel()
-	msgs, err := jetstreamext.GetBatch(cctx, r.js, nh.stream, int(to-from+1), jetstreamext.GetBatchSeq(from))
+	msgs, err := jetstreamext.GetBatch(cctx, nh.js(), nh.stream, int(to-from+1), jetstreamext.GetBatchSeq(from))
 	if err != nil {
 		return false, fmt.Errorf("read history: %w", err)
 	}
@@ -212,7 +212,7 @@ func (r *Router) leaderNext(ctx context.Context, nh *nsHistory, filter string, s
 		Error *jetstream.APIError `json:"error"`
 	}
 	err := r.retry(ctx, func(ctx context.Context) error {
-		m, err := r.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+nh.stream, req)
+		m, err := nh.nats.NC().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+nh.stream, req)
 		if err != nil {
 			return err
 		}
@@ -241,32 +241,6 @@ func (r *Router) leaderNext(ctx context.Context, nh *nsHistory, filter string, s
 		return r.leaderNext(ctx, nh, filter, resp.Message.Seq+1)
 	}
 	return he, true, nil
-}
-
-// scrollback returns up to limit events of the room's history (its last
-// max_msgs events) with seq < before (before 0: no bound), oldest first.
-func (r *Router) scrollback(ctx context.Context, nh *nsHistory, room string, limit int, before uint64) ([]*Event, error) {
-	w := &window{n: nh.policy.MaxMsgs}
-	err := r.scan(ctx, nh, r.roomFilter(nh.ns, room), 1, func(he histEvent) bool {
-		w.add(he)
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	kept := w.events()
-	end := len(kept)
-	if before > 0 {
-		for end > 0 && kept[end-1].ev.Seq >= before {
-			end--
-		}
-	}
-	start := max(end-limit, 0)
-	out := make([]*Event, 0, end-start)
-	for _, he := range kept[start:end] {
-		out = append(out, he.ev)
-	}
-	return out, nil
 }
 
 // Pacer may be implemented by a Conn whose send queue is bounded, so that a

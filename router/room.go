@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/nats-io/nats.go"
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // room is a room with local members on this node, and its subscriptions:
@@ -13,8 +13,8 @@ import (
 // to its presence notices. A room exists while it has local members.
 type room struct {
 	name string
-	sub  *nats.Subscription // P.{ns}.room.{room}.*, or $routerd.P.hist.{ns}.room.{room}.* with history; immutable
-	pres *nats.Subscription // P.{ns}.presence.{room}; nil without presence events; immutable
+	sub  *bus.Sub // P.{ns}.room.{room}.*, or $routerd.P.hist.{ns}.room.{room}.* with history; immutable
+	pres *bus.Sub // P.{ns}.presence.{room}; nil without presence events; immutable
 
 	ready chan struct{} // closed once the server confirmed the subscriptions
 	err   error         // written before ready is closed
@@ -123,7 +123,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 	sp.mu.Unlock()
 
 	if first {
-		rm.err = r.flush(ctx)
+		rm.err = r.flush(ctx, sp.nats)
 		close(rm.ready)
 	} else {
 		<-rm.ready
@@ -150,12 +150,15 @@ func (r *Router) openRoom(sp *space, name string) (*room, error) {
 	if sp.policy.History != nil {
 		events = r.subj.storedRoomSub(sp.name, tok)
 	}
+	if err := fits(events); err != nil {
+		return nil, err
+	}
 	var err error
-	if rm.sub, err = r.nc.ChanSubscribe(events, ch); err != nil {
+	if rm.sub, err = sp.nats.ChanSubscribe(events, ch); err != nil {
 		return nil, natsError(err)
 	}
 	if sp.policy.PresenceEvents {
-		if rm.pres, err = r.nc.ChanSubscribe(r.subj.presenceSub(sp.name, tok), ch); err != nil {
+		if rm.pres, err = sp.nats.ChanSubscribe(r.subj.presenceSub(sp.name, tok), ch); err != nil {
 			_ = rm.sub.Unsubscribe()
 			return nil, natsError(err)
 		}

@@ -30,16 +30,17 @@ import (
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/metrics"
 )
 
 // Options configure a Router. Conn and Config are required.
 type Options struct {
-	// Conn is the NATS connection the router publishes and subscribes on.
-	Conn *nats.Conn
+	// Bus holds the NATS connections the router publishes and subscribes
+	// on: routerd's own, and one per tenant account.
+	Bus *bus.Bus
 	// Config is the validated daemon configuration (node name, prefix,
 	// limits and namespace policy are read from it).
 	Config *config.Config
@@ -55,8 +56,7 @@ type Options struct {
 // Router routes events between local sockets and NATS. Its methods are safe
 // for concurrent use.
 type Router struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
+	bus   *bus.Bus
 	cfg   *config.Config
 	subj  Subjects
 	node  string
@@ -75,9 +75,11 @@ type Router struct {
 	mu      sync.RWMutex
 	spaces  map[string]*space // live namespaces by name; guarded by mu
 	closing bool              // Close has begun: no new sockets; guarded by mu
-	sysSub  []*nats.Subscription
+	sysSub  []*bus.Sub
 
 	streams sync.Map    // names of the history streams made or checked
+	glob    globStreams // the history streams of glob namespaces: census, sweeps
+	perConn nsPerConn   // namespaces each client connection attached
 	peers   peerTracker // the other nodes' sockets, for node loss
 
 	conns atomic.Int64 // client connections admitted, all transports
@@ -88,17 +90,16 @@ type Router struct {
 // dispatcher falls behind in practice.
 const shardQueue = 1 << 16
 
-// New returns a router; call Start before attaching sockets.
+// New returns a router; call Start before attaching sockets. Options.Bus
+// and Options.Config are required.
 func New(o Options) *Router {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := runtime.GOMAXPROCS(0)
-	js, _ := jetstream.New(o.Conn) // fails only without a connection
 	r := &Router{
-		nc:     o.Conn,
-		js:     js,
+		bus:    o.Bus,
 		cfg:    o.Config,
 		subj:   NewSubjects(o.Config.NATS.Prefix),
 		node:   o.Config.Node.Name,
@@ -146,20 +147,25 @@ func (r *Router) Start(ctx context.Context) error {
 		r.wg.Add(1)
 		go r.dispatchLoop(ch)
 	}
-	ctl, err := r.nc.QueueSubscribe(r.subj.ctlSub(), "routerd.ctl", r.handleCtl)
-	if err != nil {
-		return fmt.Errorf("router: subscribe ctl: %w", err)
+	for _, c := range r.bus.Conns() {
+		ctl, err := c.QueueSubscribe(r.subj.ctlSub(), "routerd.ctl", func(m *nats.Msg) { r.handleCtl(c, m) })
+		if err != nil {
+			return fmt.Errorf("router: subscribe ctl: %w", err)
+		}
+		r.sysSub = append(r.sysSub, ctl)
 	}
-	r.sysSub = append(r.sysSub, ctl)
 	if err := r.nodes.start(); err != nil {
 		return err
 	}
 	r.background(r.ensureStreams)
-	if !r.nc.IsConnected() {
-		return nil // the subscriptions are made when the connection is
-	}
-	if err := r.flush(ctx); err != nil {
-		return fmt.Errorf("router: confirm subscriptions: %w", err)
+	r.background(r.sweepGlobStreams)
+	for _, c := range r.bus.Conns() {
+		if !c.Connected() {
+			continue // the subscriptions are made when the connection is
+		}
+		if err := r.flush(ctx, c); err != nil {
+			return fmt.Errorf("router: confirm subscriptions: %w", err)
+		}
 	}
 	return nil
 }
@@ -234,13 +240,16 @@ func (r *Router) validRoom(room string) error {
 	return nil
 }
 
-// publish sends one message, mapping NATS failures to protocol errors.
-func (r *Router) publish(m *nats.Msg) error {
-	if err := r.nc.PublishMsg(m); err != nil {
+// publish sends one message on c, mapping NATS failures to protocol errors.
+func (r *Router) publish(c *bus.Conn, m *nats.Msg) error {
+	if err := c.NC().PublishMsg(m); err != nil {
 		return natsError(err)
 	}
 	return nil
 }
+
+// errBusDown refuses what needs NATS while the connection is down.
+var errBusDown = Errorf(CodeUnavailable, "the message bus is unavailable")
 
 // natsError maps a NATS client error to the protocol error a client sees.
 func natsError(err error) error {
@@ -258,12 +267,12 @@ func natsError(err error) error {
 	return fmt.Errorf("nats: %w", err)
 }
 
-// flush waits until the server has processed everything sent so far, so that
-// a subscription is in force before the client hears it is.
-func (r *Router) flush(ctx context.Context) error {
+// flush waits until the server has processed everything sent so far on c,
+// so that a subscription is in force before the client hears it is.
+func (r *Router) flush(ctx context.Context, c *bus.Conn) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.AckTimeout)
 	defer cancel()
-	if err := r.nc.FlushWithContext(ctx); err != nil {
+	if err := c.Flush(ctx); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return Errorf(CodeUnavailable, "the message bus did not confirm in time")
 		}

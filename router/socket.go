@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // Conn is a transport connection that sockets attach through. The router
@@ -35,9 +36,10 @@ type Socket struct {
 	sid    string
 	id     Identity
 	policy config.Namespace
-	sub    *nats.Subscription // P.{ns}.socket.{sid}.*, nil with per_namespace socket subscriptions; set before the socket is visible
-	sp     *space             // set by attachSocket
-	hist   *nsHistory         // the namespace's history; nil without
+	nats   *bus.Conn  // the connection of the namespace's account
+	sub    *bus.Sub   // P.{ns}.socket.{sid}.*, nil with per_namespace socket subscriptions; set before the socket is visible
+	sp     *space     // set by attachSocket
+	hist   *nsHistory // the namespace's history; nil without
 
 	// guarded by sp.mu
 	expiry   *time.Timer
@@ -69,12 +71,23 @@ func RandomID() string {
 }
 
 // Connect attaches a new socket for conn to namespace ns after checking the
-// namespace exists and the auth object passes its auth policy.
+// namespace exists, conn's client connection has room for one more
+// namespace (limits.max_namespaces_per_connection) and the auth object
+// passes its auth policy.
 func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.RawMessage, info ConnInfo) (*Socket, error) {
 	policy, err := r.policy(ns)
 	if err != nil {
 		return nil, err
 	}
+	if err := r.admitNamespace(conn, ns); err != nil {
+		return nil, err
+	}
+	attached := false // from then on, detach counts the socket out
+	defer func() {
+		if !attached {
+			r.releaseNamespace(conn, ns)
+		}
+	}()
 	var id Identity
 	if policy.Auth != config.AuthNone && policy.Auth != "" {
 		if r.auth == nil {
@@ -84,14 +97,27 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	s := &Socket{r: r, conn: conn, ns: ns, sid: RandomID(), id: id, policy: policy}
-	if policy.History != nil {
-		if s.hist, err = r.historyOf(ctx, ns, *policy.History); err != nil {
+	if id.User != "" {
+		if !ValidUser(id.User) {
+			return nil, Errorf(CodeInvalidName, "the user name must be 1..%d bytes of UTF-8 without control characters", MaxUserBytes)
+		}
+		if err := fits(r.subj.userSub(ns, id.User)); err != nil {
 			return nil, err
 		}
 	}
+	s := &Socket{r: r, conn: conn, ns: ns, sid: RandomID(), id: id, policy: policy, nats: r.bus.For(ns)}
+	if !s.nats.Connected() {
+		return nil, errBusDown
+	}
+	if policy.History != nil {
+		var entered func()
+		if s.hist, entered, err = r.historyOf(ctx, ns, *policy.History); err != nil {
+			return nil, err
+		}
+		defer entered() // the space keeps the stream from sweeps once attached
+	}
 	if !r.cfg.NATS.PerNamespaceSockets() {
-		if s.sub, err = r.nc.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
+		if s.sub, err = s.nats.ChanSubscribe(r.subj.socketSub(ns, s.sid), r.shardFor(s.sid)); err != nil {
 			return nil, natsError(err)
 		}
 	}
@@ -100,6 +126,7 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 		s.unsubscribe()
 		return nil, err
 	}
+	attached = true
 	r.m.SocketUp(ns)
 	// The namespace's broadcast subject and the user's subject are known
 	// to backends without this socket: they must be in force before the
@@ -110,7 +137,7 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 	// The socket is attached meanwhile (a backend may already join or
 	// disconnect it): a failure detaches it as any socket.
 	if confirm != nil {
-		if err := r.flush(ctx); err != nil {
+		if err := r.flush(ctx, s.nats); err != nil {
 			s.detach("", false)
 			return nil, err
 		}
@@ -164,12 +191,12 @@ func (s *Socket) headers(room, event string) nats.Header {
 // notice publishes a presence or lifecycle notice about s. Notices are best
 // effort: a NATS failure is logged, not returned.
 func (r *Router) notice(subject string, s *Socket, room string, v any) {
-	r.publishNotice(&nats.Msg{Subject: subject, Data: marshal(v), Header: s.headers(room, "")})
+	r.publishNotice(s.nats, &nats.Msg{Subject: subject, Data: marshal(v), Header: s.headers(room, "")})
 }
 
-// publishNotice publishes a notice, logging a failure.
-func (r *Router) publishNotice(m *nats.Msg) {
-	if err := r.nc.PublishMsg(m); err != nil {
+// publishNotice publishes a notice on c, logging a failure.
+func (r *Router) publishNotice(c *bus.Conn, m *nats.Msg) {
+	if err := c.NC().PublishMsg(m); err != nil {
 		r.log.Warn("publish notice", "subject", m.Subject, "err", err)
 	}
 }
@@ -200,6 +227,7 @@ func (s *Socket) detach(reason string, tell bool) {
 	}
 	s.unsubscribe()
 	s.r.removeSocket(s)
+	s.r.releaseNamespace(s.conn, s.ns)
 	s.r.m.SocketDown(s.ns)
 	s.r.notice(s.r.subj.Lifecycle(s.ns, "disconnect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
 	if tell {
@@ -314,10 +342,18 @@ func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.Raw
 	if err := s.r.validRoom(room); err != nil {
 		return 0, err
 	}
+	subject := s.r.subj.Room(s.ns, room, event)
+	if err := fits(subject); err != nil {
+		return 0, err
+	}
 	switch s.policy.ClientPublish {
 	case config.PublishNone:
 		return 0, Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
 	case config.PublishAny:
+		// Any socket may publish, within the rooms its identity allows.
+		if s.id.Rooms != nil && !MatchAny(s.id.Rooms, room) && !s.InRoom(room) {
+			return 0, Errorf(CodeForbidden, "the token does not allow room %q", room)
+		}
 	default:
 		if !s.InRoom(room) {
 			return 0, Errorf(CodeNotMember, "not a member of room %q", room)
@@ -327,9 +363,9 @@ func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.Raw
 	if !self {
 		h["Router-Exclude"] = []string{s.sid}
 	}
-	m := &nats.Msg{Subject: s.r.subj.Room(s.ns, room, event), Data: data, Header: h}
+	m := &nats.Msg{Subject: subject, Data: data, Header: h}
 	if s.hist != nil && ack {
-		seq, err := s.r.publishStored(ctx, m)
+		seq, err := s.r.publishStored(ctx, s.nats, m)
 		if err == nil {
 			s.r.m.Published(s.ns)
 		}
@@ -365,8 +401,8 @@ func (s *Socket) EmitTo(ctx context.Context, sid, event string, data json.RawMes
 	if err := checkClientEvent(event); err != nil {
 		return err
 	}
-	if sid == "" {
-		return Errorf(CodeBadFrame, "to must be a socket id")
+	if !ValidSID(sid) {
+		return Errorf(CodeInvalidName, "to must be a socket id: 1..%d characters of [A-Za-z0-9_-]", MaxSIDBytes)
 	}
 	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Socket(s.ns, sid, event), Data: data, Header: s.headers("", event)}, ack)
 }
@@ -379,13 +415,17 @@ func (s *Socket) EmitServer(ctx context.Context, event string, data json.RawMess
 	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Server(s.ns, event), Data: data, Header: s.headers("", event)}, ack)
 }
 
+// send publishes m for s; with ack, it returns once the server has it.
 func (s *Socket) send(ctx context.Context, m *nats.Msg, ack bool) error {
-	if err := s.r.publish(m); err != nil {
+	if err := fits(m.Subject); err != nil {
+		return err
+	}
+	if err := s.r.publish(s.nats, m); err != nil {
 		return err
 	}
 	s.r.m.Published(s.ns)
 	if ack {
-		return s.r.flush(ctx)
+		return s.r.flush(ctx, s.nats)
 	}
 	return nil
 }
@@ -397,12 +437,22 @@ func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage
 	if err := checkClientEvent(event); err != nil {
 		return nil, err
 	}
+	subject := s.r.subj.Server(s.ns, event)
+	if err := fits(subject); err != nil {
+		return nil, err
+	}
+	if !s.nats.Connected() {
+		return nil, errBusDown // rather than a timeout once the request waited in nats.go's buffer
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.r.cfg.Limits.AckTimeout)
 	defer cancel()
 	start := time.Now()
-	reply, err := s.r.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: s.r.subj.Server(s.ns, event), Data: data, Header: s.headers("", event)})
+	reply, err := s.nats.NC().RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Data: data, Header: s.headers("", event)})
 	s.r.m.AckRoundTrip(time.Since(start))
 	if err != nil {
+		if !s.nats.Connected() {
+			return nil, errBusDown
+		}
 		return nil, natsError(err)
 	}
 	if code := header(reply.Header, "Router-Error"); code != "" {
@@ -412,12 +462,19 @@ func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage
 }
 
 // Presence lists the members of room across the cluster (policy presence).
+// As for history, a socket may list the rooms it is in and those it may
+// join (client_join and the token's rooms claim).
 func (s *Socket) Presence(ctx context.Context, room string) ([]Member, error) {
 	if !s.policy.Presence {
 		return nil, Errorf(CodeForbidden, "presence is off in namespace %q", s.ns)
 	}
 	if err := s.r.validRoom(room); err != nil {
 		return nil, err
+	}
+	if !s.InRoom(room) {
+		if err := s.mayJoin(room); err != nil {
+			return nil, err
+		}
 	}
 	return s.r.clusterPresence(ctx, s.ns, room)
 }

@@ -4,9 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // space is the live state of one namespace on this node. It exists while the
@@ -16,14 +15,15 @@ import (
 type space struct {
 	name   string
 	policy config.Namespace
+	nats   *bus.Conn // the connection of the namespace's account
 
 	mu      sync.RWMutex
 	gone    bool                  // removed from Router.spaces; guarded by Router.mu and mu
 	sockets map[string]*Socket    // by sid; guarded by mu
 	users   map[string]*userGroup // by user; guarded by mu
 	rooms   map[string]*room      // by name; guarded by mu
-	bcast   *nats.Subscription    // P.{ns}.broadcast.*; guarded by mu
-	direct  *nats.Subscription    // P.{ns}.socket.*.* with per_namespace socket subscriptions, else nil; guarded by mu
+	bcast   *bus.Sub              // P.{ns}.broadcast.*; guarded by mu
+	direct  *bus.Sub              // P.{ns}.socket.*.* with per_namespace socket subscriptions, else nil; guarded by mu
 
 	confirmed atomic.Bool // the server has processed its subscriptions
 }
@@ -31,7 +31,7 @@ type space struct {
 // userGroup is the local sockets of one user in a namespace, with the one
 // subscription to the user's subject.
 type userGroup struct {
-	sub       *nats.Subscription
+	sub       *bus.Sub
 	sockets   []*Socket   // guarded by space.mu
 	confirmed atomic.Bool // the server has processed sub
 }
@@ -52,17 +52,18 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) (confirm func(
 		sp = &space{
 			name:    s.ns,
 			policy:  policy,
+			nats:    s.nats,
 			sockets: make(map[string]*Socket),
 			users:   make(map[string]*userGroup),
 			rooms:   make(map[string]*room),
 		}
-		sub, err := r.nc.ChanSubscribe(r.subj.broadcastSub(s.ns), r.shardFor(s.ns))
+		sub, err := s.nats.ChanSubscribe(r.subj.broadcastSub(s.ns), r.shardFor(s.ns))
 		if err != nil {
 			return nil, natsError(err)
 		}
 		sp.bcast = sub
 		if r.cfg.NATS.PerNamespaceSockets() {
-			if sp.direct, err = r.nc.ChanSubscribe(r.subj.socketsSub(s.ns), r.shardFor(s.ns+"\x00s")); err != nil {
+			if sp.direct, err = s.nats.ChanSubscribe(r.subj.socketsSub(s.ns), r.shardFor(s.ns+"\x00s")); err != nil {
 				_ = sp.bcast.Unsubscribe()
 				return nil, natsError(err)
 			}
@@ -77,7 +78,7 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) (confirm func(
 	if s.id.User != "" {
 		g := sp.users[s.id.User]
 		if g == nil {
-			sub, err := r.nc.ChanSubscribe(r.subj.userSub(s.ns, s.id.User), r.shardFor(s.ns+"\x00u"+s.id.User))
+			sub, err := s.nats.ChanSubscribe(r.subj.userSub(s.ns, s.id.User), r.shardFor(s.ns+"\x00u"+s.id.User))
 			if err != nil {
 				delete(sp.sockets, s.sid)
 				return nil, natsError(err)

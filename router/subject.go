@@ -20,6 +20,22 @@ const (
 // subjects of SPEC §3 and nothing else.
 const sysRoot = "$routerd"
 
+// MaxSubjectBytes bounds every subject routerd builds from names that
+// clients, tokens or backends chose (rooms, events, sids, users), escaped.
+// nats-server closes a connection whose protocol line passes its
+// max_control_line (4096 bytes by default), and nats.go gives such a
+// connection up for good: a name whose subject would pass this bound is
+// refused with invalid_name instead (docs/security.md).
+const MaxSubjectBytes = 2048
+
+// fits refuses a subject longer than MaxSubjectBytes.
+func fits(subject string) error {
+	if len(subject) > MaxSubjectBytes {
+		return Errorf(CodeInvalidName, "names too long: their NATS subject would be %d bytes, over the %d-byte bound", len(subject), MaxSubjectBytes)
+	}
+	return nil
+}
+
 // Subjects builds and parses the NATS subjects of one prefix (SPEC §3).
 type Subjects struct {
 	prefix string // e.g. "router"
@@ -159,7 +175,7 @@ func (s Subjects) parse(subject string) (p parsed, ok bool) {
 	switch {
 	case p.kind == kindBroadcast && n == 3:
 		p.event = toks[2]
-	case p.kind == kindPresence && n == 3:
+	case (p.kind == kindPresence || p.kind == kindLifecycle) && n == 3:
 		p.target = toks[2]
 	case (p.kind == kindRoom || p.kind == kindSocket || p.kind == kindUser) && n == 4:
 		p.target, p.event = toks[2], toks[3]

@@ -111,6 +111,31 @@ func validText(s string, max int) bool {
 	return true
 }
 
+// MaxSIDBytes bounds a socket id given as a target: routerd's own are 22
+// bytes.
+const MaxSIDBytes = 64
+
+// ValidSID reports whether s may be a socket id: 1..MaxSIDBytes bytes of
+// [A-Za-z0-9_-] (SPEC §1), so one subject token as it is.
+func ValidSID(s string) bool {
+	if len(s) == 0 || len(s) > MaxSIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !safeByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxUserBytes bounds a user name (a JWT sub, an auth backend's user).
+const MaxUserBytes = 256
+
+// ValidUser reports whether s may name a user: 1..MaxUserBytes bytes of
+// UTF-8 without control characters.
+func ValidUser(s string) bool { return validText(s, MaxUserBytes) }
+
 // maxEventBytes bounds event names (SPEC §1).
 const maxEventBytes = 64
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -126,39 +127,6 @@ func TestDecodeSIOErrors(t *testing.T) {
 	}
 }
 
-func TestBinaryRoundTrip(t *testing.T) {
-	data, err := reconstruct(json.RawMessage(`["hello",{"_placeholder":true,"num":0},{"a":[{"_placeholder":true,"num":1}],"n":1.50}]`),
-		[][]byte{{1, 2, 3}, {0xff}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `["hello",{"$binary":"AQID"},{"a":[{"$binary":"/w=="}],"n":1.50}]`; string(data) != want {
-		t.Fatalf("reconstruct = %s, want %s", data, want)
-	}
-	back, atts := deconstruct(data)
-	if want := `["hello",{"_placeholder":true,"num":0},{"a":[{"_placeholder":true,"num":1}],"n":1.50}]`; string(back) != want {
-		t.Fatalf("deconstruct = %s, want %s", back, want)
-	}
-	if !reflect.DeepEqual(atts, [][]byte{{1, 2, 3}, {0xff}}) {
-		t.Fatalf("attachments %v", atts)
-	}
-	for _, in := range []string{
-		`["x",{"_placeholder":true,"num":1}]`,  // names no attachment
-		`["x",{"_placeholder":true,"num":-1}]`, // negative
-		`["x"]`,                                // no placeholder at all
-	} {
-		if _, err := reconstruct(json.RawMessage(in), [][]byte{{1}}); !errors.Is(err, errPacket) {
-			t.Errorf("reconstruct(%s) = %v, want errPacket", in, err)
-		}
-	}
-	// Values that are not exactly {"$binary":<base64 string>} stay JSON.
-	for _, in := range []string{`{"$binary":"AQID","x":1}`, `{"$binary":"!!"}`, `{"$binary":3}`, `"$binary"`} {
-		if out, atts := deconstruct(json.RawMessage(in)); string(out) != in || atts != nil {
-			t.Errorf("deconstruct(%s) = %s %v", in, out, atts)
-		}
-	}
-}
-
 func TestEncodeEvent(t *testing.T) {
 	tests := []struct {
 		codec *codec
@@ -172,7 +140,7 @@ func TestEncodeEvent(t *testing.T) {
 		{&codec{nsp: "/admin"}, router.Event{NS: "ops", Name: "x", Data: json.RawMessage(`null`), Seq: 42},
 			[]string{`42/admin,["x",null,"42"]`}},
 		{&codec{nsp: "/"}, router.Event{NS: "chat", Name: "file", Data: json.RawMessage(`{"name":"a","body":{"$binary":"AQID"}}`)},
-			[]string{`451-["file",{"body":{"_placeholder":true,"num":0},"name":"a"}]`, "\x01\x02\x03"}},
+			[]string{`451-["file",{"name":"a","body":{"_placeholder":true,"num":0}}]`, "\x01\x02\x03"}},
 	}
 	for _, tt := range tests {
 		var got []string
@@ -227,12 +195,19 @@ func TestSplitAuth(t *testing.T) {
 }
 
 // FuzzDecode feeds arbitrary client input to the Engine.IO and Socket.IO
-// decoders and the attachment reassembly: they never panic, and what they
-// accept encodes back to a packet they accept again.
+// decoders and the attachment reassembly, as a session runs them: they
+// never panic, a rebuilt packet is the size computed before building it,
+// and what they accept, encoded as routerd sends it to Socket.IO clients,
+// decodes again to the same packet: the same data, its binary values the
+// same attachments.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"4hello\x1e2\x1e4world", "4hello\x1ebAQIDBA==", `42["hello",1]`, `42/admin,456["project:delete",123]`,
 		`40{"token":"123"}`, `451-["hello",{"_placeholder":true,"num":0}]` + "\x1ebAQID", `43/admin,456[]`, "1", "2probe",
+		`452-/a,7[{"b":[{"_placeholder":true,"num":1}]}, {"num":0,"_placeholder":true}]` + "\x1ebAQID\x1eb",
+		`461-3[{"_placeholder":true,"num":0},{"$binary":"AQ=="}]` + "\x1eb/w==",
+		`452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":0}]` + "\x1ebAQID\x1ebAQID",
+		`42["x",{"$binary":"AQID"},{"$binary":"AQ\nID"},"\u2028"]`, `44/x,{"message":"m"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -241,32 +216,100 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var atts [][]byte
-		for _, p := range ps {
-			if p.binary {
-				atts = append(atts, p.data)
-				continue
-			}
-			if p.typ != eioMessage {
+		for len(ps) > 0 {
+			p := ps[0]
+			ps = ps[1:]
+			if p.binary || p.typ != eioMessage {
 				continue
 			}
 			pkt, err := decodeSIO(p.data)
 			if err != nil {
 				continue
 			}
-			enc := appendSIO(nil, pkt.typ, pkt.attachments, pkt.nsp, pkt.id, pkt.data)
-			again, err := decodeSIO(enc)
-			if err != nil || again.typ != pkt.typ || again.id != pkt.id || again.nsp != pkt.nsp {
-				t.Fatalf("%q decoded to %+v, encoded %q, decoded again %+v (%v)", p.data, pkt, enc, again, err)
+			var atts [][]byte
+			for len(atts) < pkt.attachments && len(ps) > 0 && ps[0].binary {
+				atts = append(atts, ps[0].data)
+				ps = ps[1:]
 			}
-			if pkt.typ == sioBinaryEvent {
-				if data, err := reconstruct(pkt.data, atts); err == nil && !json.Valid(data) {
-					t.Fatalf("reconstruct gave invalid JSON %q", data)
+			data, ok := rebuild(t, pkt, atts)
+			if !ok {
+				continue
+			}
+			// Encode it as routerd does and decode that again.
+			var unit []byte
+			switch pkt.typ {
+			case sioEvent, sioBinaryEvent:
+				unit = dataUnit(sioEvent, pkt.nsp, pkt.id, data)
+			case sioAck, sioBinaryAck:
+				unit = dataUnit(sioAck, pkt.nsp, pkt.id, data)
+			default:
+				unit = appendSIO([]byte{eioMessage}, pkt.typ, 0, pkt.nsp, pkt.id, data)
+			}
+			var packets []eioPacket
+			_ = eachPacket(unit, func(bin bool, b []byte) error {
+				packets = append(packets, eioPacket{typ: eioMessage, data: b, binary: bin})
+				return nil
+			})
+			again, err := decodeSIO(packets[0].data[1:])
+			if err != nil {
+				t.Fatalf("%q decoded to %s, encoded %q, which does not decode: %v", p.data, describe(pkt, data), packets[0].data, err)
+			}
+			var reAtts [][]byte
+			for _, q := range packets[1:] {
+				reAtts = append(reAtts, q.data)
+			}
+			dataAgain, ok := rebuild(t, again, reAtts)
+			sameData := ok && (dataAgain == nil) == (data == nil) && bytes.Equal(dataAgain, data)
+			if !sameData || again.nsp != pkt.nsp || again.id != pkt.id || plainType(again.typ) != plainType(pkt.typ) || again.attachments != len(reAtts) {
+				t.Fatalf("%q decoded to %s, encoded %q, decoded again to %s", p.data, describe(pkt, data), packets[0].data, describe(again, dataAgain))
+			}
+			// The attachments go out in the order of their placeholders
+			// (and data written with binary values gets more).
+			if pkt.attachments > 0 && !bytes.Contains(pkt.data, []byte(binaryKey)) {
+				phs, _ := findPlaceholders(pkt.data, pkt.attachments)
+				for i, ph := range phs {
+					if i >= len(reAtts) || !bytes.Equal(reAtts[i], atts[ph.num]) {
+						t.Fatalf("%q: attachments %q went out as %q", p.data, atts, reAtts)
+					}
 				}
-			}
-			if pkt.typ == sioEvent {
-				_, _ = deconstruct(pkt.data)
+				if len(reAtts) != len(atts) {
+					t.Fatalf("%q: attachments %q went out as %q", p.data, atts, reAtts)
+				}
 			}
 		}
 	})
+}
+
+// rebuild returns the data of a decoded packet with its attachments as a
+// session rebuilds it, and false where the session refuses the packet; the
+// size it checks before building must be the size built.
+func rebuild(t *testing.T, pkt sioPacket, atts [][]byte) (json.RawMessage, bool) {
+	t.Helper()
+	if pkt.attachments == 0 {
+		return pkt.data, true
+	}
+	phs, err := findPlaceholders(pkt.data, pkt.attachments)
+	if err != nil || len(atts) < pkt.attachments {
+		return nil, false
+	}
+	data := reconstruct(pkt.data, phs, atts)
+	if size := rebuiltSize(pkt.data, phs, atts); size != len(data) || !json.Valid(data) {
+		t.Fatalf("rebuilt %q from %q: %d bytes, %d computed before (valid JSON: %v)", data, pkt.data, len(data), size, json.Valid(data))
+	}
+	return data, true
+}
+
+// plainType is the type of a packet without attachments: EVENT for
+// BINARY_EVENT, ACK for BINARY_ACK.
+func plainType(typ int) int {
+	if typ == sioBinaryEvent || typ == sioBinaryAck {
+		return typ - (sioBinaryEvent - sioEvent)
+	}
+	return typ
+}
+
+// describe writes a decoded packet and its rebuilt data for a failure
+// message.
+func describe(pkt sioPacket, data []byte) string {
+	return fmt.Sprintf("{type %d, %d attachments, nsp %q, id %d, data %q}", pkt.typ, pkt.attachments, pkt.nsp, pkt.id, data)
 }

@@ -21,6 +21,7 @@ type eioConn struct {
 	open map[string]any
 
 	in     *routertest.Inbox[string] // text messages not consumed yet
+	pings  atomic.Int32              // pings received (and answered)
 	closed atomic.Pointer[websocket.CloseError]
 	wmu    sync.Mutex
 }
@@ -63,6 +64,7 @@ func (c *eioConn) read() {
 		switch {
 		case typ == websocket.BinaryMessage:
 		case string(msg) == "2":
+			c.pings.Add(1)
 			c.send("3")
 		default:
 			c.in.Add(string(msg))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
 
@@ -38,11 +39,11 @@ const (
 
 // forwarding is what a node needs to forward and serve forwarded requests.
 type forwarding struct {
-	nc      *nats.Conn
+	nc      *bus.Conn
 	subject func(tag string) string // $routerd.P.eio.{tag}
 
 	mu       sync.Mutex
-	subs     []*nats.Subscription          // guarded by mu
+	subs     []*bus.Sub                    // guarded by mu
 	inflight map[string]context.CancelFunc // forwarded requests served here, by Eio-Request; guarded by mu
 }
 
@@ -62,7 +63,7 @@ func validTag(tag string) bool {
 }
 
 // startForwarding subscribes to the requests other nodes forward here.
-func (s *Server) startForwarding(nc *nats.Conn) error {
+func (s *Server) startForwarding(nc *bus.Conn) error {
 	subj := router.NewSubjects(s.cfg.NATS.Prefix)
 	s.fwd = &forwarding{
 		nc:       nc,
@@ -91,7 +92,7 @@ func (s *Server) startForwarding(nc *nats.Conn) error {
 		_ = cancels.Unsubscribe()
 		return err
 	}
-	s.fwd.subs = []*nats.Subscription{reqs, cancels, tunnels}
+	s.fwd.subs = []*bus.Sub{reqs, cancels, tunnels}
 	return nil
 }
 
@@ -128,14 +129,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, tag string) {
 	// A poll is answered within a ping interval (a ping is queued then).
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HTTP.PingInterval+s.cfg.HTTP.PongTimeout)
 	defer cancel()
-	reply, err := s.fwd.nc.RequestMsgWithContext(ctx, m)
+	reply, err := s.fwd.nc.NC().RequestMsgWithContext(ctx, m)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		fail(w, http.StatusBadRequest, errSessionUnknown, "")
 		return
 	case err != nil:
 		if r.Context().Err() != nil { // the client went away: so does the poll
-			_ = s.fwd.nc.Publish(s.fwd.subject(tag)+".cancel", []byte(id))
+			_ = s.fwd.nc.NC().Publish(s.fwd.subject(tag)+".cancel", []byte(id))
 			return
 		}
 		s.log.Debug("forward", "tag", tag, "err", err)

@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
 
@@ -61,15 +61,16 @@ type savedState struct {
 // key-value bucket whose entries expire after RecoveryWindow, so that the
 // node a client reconnects to finds it.
 type recoveryStore struct {
-	nc      *nats.Conn
+	nc      *bus.Conn
 	bucket  string
 	timeout time.Duration
 
 	mu sync.Mutex
-	kv jetstream.KeyValue // made at first use; guarded by mu
+	js jetstream.JetStream // the context kv was made with; guarded by mu
+	kv jetstream.KeyValue  // made at first use, and again on a new connection; guarded by mu
 }
 
-func newRecoveryStore(nc *nats.Conn, cfg *config.Config) *recoveryStore {
+func newRecoveryStore(nc *bus.Conn, cfg *config.Config) *recoveryStore {
 	bucket := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
 			return r
@@ -83,12 +84,9 @@ func newRecoveryStore(nc *nats.Conn, cfg *config.Config) *recoveryStore {
 func (rs *recoveryStore) bucketKV(ctx context.Context) (jetstream.KeyValue, error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.kv != nil {
+	js := rs.nc.JetStream()
+	if rs.kv != nil && rs.js == js {
 		return rs.kv, nil
-	}
-	js, err := jetstream.New(rs.nc)
-	if err != nil {
-		return nil, fmt.Errorf("socketio recovery: %w", err)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      rs.bucket,
@@ -99,7 +97,7 @@ func (rs *recoveryStore) bucketKV(ctx context.Context) (jetstream.KeyValue, erro
 	if err != nil {
 		return nil, fmt.Errorf("socketio recovery: bucket %s: %w", rs.bucket, err)
 	}
-	rs.kv = kv
+	rs.js, rs.kv = js, kv
 	return kv, nil
 }
 

@@ -25,9 +25,9 @@ import (
 	"sync/atomic"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -40,7 +40,7 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// NATS holds the recovery store (a JetStream key-value bucket) for
 	// namespaces with history; nil turns connection state recovery off.
-	NATS *nats.Conn
+	NATS *bus.Conn
 }
 
 // Server is the Socket.IO endpoint. It is an http.Handler for
@@ -58,7 +58,11 @@ type Server struct {
 	listed  map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
 	derived *codec            // every other namespace ("/x" → x)
 
-	keepHeaders bool // a namespace authenticates with a backend, which may want them
+	// keepHeaders: a namespace authenticates with a backend, which gets the
+	// handshake request's headers. Each session keeps them for its life,
+	// since any later CONNECT may need them (connheader.Keep: a compact
+	// copy within http.max_header_bytes).
+	keepHeaders bool
 
 	draining atomic.Bool // Shutdown began: refuse new sessions
 
@@ -186,9 +190,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 	upgrade := websocket.IsWebSocketUpgrade(r)
 	if origin != "" && !upgrade {
 		// Browsers poll across origins (a page served elsewhere): allow
-		// what http.allowed_origins allows.
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Set("Access-Control-Allow-Credentials", "true")
+		// what http.allowed_origins allows. Any origin (an empty list)
+		// gets "*", with which browsers send no cookies; only origins
+		// listed get their own back, with credentials.
+		if len(s.cfg.HTTP.AllowedOrigins) == 0 {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		} else {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+		}
 		w.Header().Add("Vary", "Origin")
 		if r.Method == http.MethodOptions {
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/router"
 )
 
@@ -90,7 +91,7 @@ func newSession(srv *Server, r *http.Request) *session {
 		sockets: make(map[string]*nsSocket),
 	}
 	if srv.keepHeaders {
-		s.info.Header = r.Header.Clone()
+		s.info.Header = connheader.Keep(r.Header, srv.cfg.HTTP.MaxHeaderBytes)
 	}
 	if lim := srv.cfg.Limits.Rate; lim.PerSecond > 0 {
 		s.limit = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Socket.IO v5 packet types.
@@ -38,6 +39,21 @@ type sioPacket struct {
 // decodeSIO decodes the text part of a Socket.IO packet as Socket.IO's own
 // decoder does, and checks its data against its type.
 func decodeSIO(b []byte) (sioPacket, error) {
+	p, err := decodeHeader(b)
+	if err != nil {
+		return sioPacket{}, err
+	}
+	if err := p.checkData(); err != nil {
+		return sioPacket{}, err
+	}
+	return p, nil
+}
+
+// decodeHeader decodes what precedes the data of a Socket.IO packet's text
+// part (its type, attachment count, namespace and ack id), and leaves its
+// data in p.data unchecked: the work done on a packet before it is
+// admitted is bounded by its length.
+func decodeHeader(b []byte) (sioPacket, error) {
 	p := sioPacket{nsp: "/", id: noID}
 	bad := func(what string) (sioPacket, error) {
 		return sioPacket{}, fmt.Errorf("socket.io: %w: %s", errPacket, what)
@@ -64,6 +80,9 @@ func decodeSIO(b []byte) (sioPacket, error) {
 		if end < 0 {
 			end = len(b) - i
 		}
+		if !utf8.Valid(b[i : i+end]) {
+			return bad("namespace is not UTF-8")
+		}
 		p.nsp = string(b[i : i+end])
 		i += end
 		if i < len(b) {
@@ -83,14 +102,20 @@ func decodeSIO(b []byte) (sioPacket, error) {
 	}
 	if i < len(b) {
 		p.data = b[i:]
-		if !json.Valid(p.data) {
-			return bad("data is not JSON")
-		}
-	}
-	if !validData(p.typ, p.data) {
-		return bad("data does not fit the packet type")
 	}
 	return p, nil
+}
+
+// checkData checks the data of a packet decoded by decodeHeader: UTF-8
+// JSON that fits the packet's type.
+func (p *sioPacket) checkData() error {
+	switch {
+	case p.data != nil && (!utf8.Valid(p.data) || !json.Valid(p.data)):
+		return fmt.Errorf("socket.io: %w: data is not JSON", errPacket)
+	case !validData(p.typ, p.data):
+		return fmt.Errorf("socket.io: %w: data does not fit the packet type", errPacket)
+	}
+	return nil
 }
 
 // validData applies Socket.IO's payload rules: CONNECT takes an object or

@@ -3,7 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
-	"unicode/utf8"
+	"fmt"
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/router"
@@ -22,6 +22,10 @@ type nsSocket struct {
 
 // Codec implements router.Conn.
 func (n *nsSocket) Codec() router.Codec { return n.codec }
+
+// Connection implements router.Multiplexed: every namespace of a session
+// counts against one limits.max_namespaces_per_connection.
+func (n *nsSocket) Connection() any { return n.sess }
 
 // Send implements router.Conn.
 func (n *nsSocket) Send(unit []byte) { n.sess.push(unit) }
@@ -50,14 +54,16 @@ func (n *nsSocket) Detached(_ *router.Socket, reason string) {
 // decoder reassembles a binary Socket.IO packet from its text part and
 // its attachments.
 type decoder struct {
-	pending *sioPacket // the text part, until every attachment arrived
-	atts    [][]byte
-	size    int // bytes of the packet so far
+	pending *sioPacket    // the text part, until every attachment arrived; nil while attachments are dropped
+	phs     []placeholder // where pending's data names its attachments
+	atts    [][]byte      // pending's attachments so far
+	left    int           // attachments still to come
+	size    int           // bytes of the packet so far
 }
 
-// onMessage handles an Engine.IO message: a Socket.IO packet, or one
-// attachment of a binary packet. A packet Socket.IO's own decoder would
-// refuse closes the session, as Socket.IO does.
+// onMessage handles an Engine.IO message: the text part of a Socket.IO
+// packet, or one attachment of a binary packet. A packet Socket.IO's own
+// decoder would refuse closes the session, as Socket.IO does.
 func (s *session) onMessage(p eioPacket) {
 	s.handling.Lock()
 	defer s.handling.Unlock()
@@ -68,60 +74,101 @@ func (s *session) onMessage(p eioPacket) {
 			s.close(closePanic)
 		}
 	}()
-	d := &s.decoder
 	if p.binary {
-		if d.pending == nil {
-			s.close(closeParse)
-			return
-		}
-		d.size += len(p.data)
-		if d.size > s.srv.cfg.Limits.MaxFrameBytes {
-			s.close(closeTooLarge)
-			return
-		}
-		d.atts = append(d.atts, p.data)
-		if len(d.atts) < d.pending.attachments {
-			return
-		}
-		pkt := *d.pending
-		data, err := reconstruct(pkt.data, d.atts)
-		*d = decoder{}
-		if err != nil {
-			s.close(closeParse)
-			return
-		}
-		pkt.typ -= sioBinaryEvent - sioEvent
-		pkt.data = data
+		s.onAttachment(p.data)
+	} else {
+		s.onPacketText(p.data)
+	}
+}
+
+// onPacketText handles the text part of a Socket.IO packet. Only its
+// header is read before it is admitted (admit): a packet over limits.rate
+// or for a namespace the session is not connected to costs no work on its
+// data, and a binary one's attachments are dropped as they come. Lock
+// handling must be held.
+func (s *session) onPacketText(b []byte) {
+	d := &s.decoder
+	if d.left > 0 {
+		s.closeMalformed(fmt.Errorf("socket.io: %w: a packet instead of an attachment", errPacket))
+		return
+	}
+	pkt, err := decodeHeader(b)
+	if err != nil {
+		s.closeMalformed(err)
+		return
+	}
+	s.srv.m.FrameIn(packetNames[pkt.typ])
+	if !s.admit(pkt) {
+		*d = decoder{left: pkt.attachments, size: len(b)}
+		return
+	}
+	if err := pkt.checkData(); err != nil {
+		s.closeMalformed(err)
+		return
+	}
+	if pkt.attachments == 0 {
 		s.dispatch(pkt)
 		return
 	}
-	if d.pending != nil || !utf8.Valid(p.data) {
-		s.close(closeParse)
-		return
-	}
-	pkt, err := decodeSIO(p.data)
+	phs, err := findPlaceholders(pkt.data, pkt.attachments)
 	if err != nil {
-		s.srv.log.Debug("bad socket.io packet", "remote", s.info.RemoteAddr, "err", err)
-		s.close(closeParse)
+		s.closeMalformed(err)
 		return
 	}
-	if pkt.typ == sioBinaryEvent || pkt.typ == sioBinaryAck {
-		d.pending, d.size = &pkt, len(p.data)
+	*d = decoder{left: pkt.attachments, size: len(b)}
+	if pkt.typ == sioBinaryEvent { // a BINARY_ACK's are dropped: routerd never asks a client for one
+		d.pending, d.phs = &pkt, phs
+	}
+}
+
+// onAttachment handles one attachment of the binary packet being
+// reassembled, and the packet once it is whole. Lock handling must be
+// held.
+func (s *session) onAttachment(b []byte) {
+	d := &s.decoder
+	if d.left == 0 {
+		s.closeMalformed(fmt.Errorf("socket.io: %w: an attachment no packet announced", errPacket))
 		return
 	}
+	d.size += len(b)
+	if d.size > s.srv.cfg.Limits.MaxFrameBytes {
+		s.close(closeTooLarge)
+		return
+	}
+	d.left--
+	if d.pending == nil { // a packet's whose data is not used
+		return
+	}
+	d.atts = append(d.atts, b)
+	if d.left > 0 {
+		return
+	}
+	pkt, phs, atts := *d.pending, d.phs, d.atts
+	*d = decoder{}
+	// The data is rebuilt with every attachment in base64: it must fit
+	// max_frame_bytes as any event's data does, which is checked before
+	// anything is built.
+	if size, limit := rebuiltSize(pkt.data, phs, atts), s.srv.cfg.Limits.MaxFrameBytes; size > limit {
+		s.refuse(pkt, router.Errorf(router.CodeTooLarge, "the data with its attachments in base64 is %d bytes, over max_frame_bytes (%d)", size, limit))
+		return
+	}
+	pkt.typ, pkt.attachments, pkt.data = sioEvent, 0, reconstruct(pkt.data, phs, atts)
 	s.dispatch(pkt)
+}
+
+// closeMalformed closes the session for a packet Socket.IO's decoder
+// refuses.
+func (s *session) closeMalformed(err error) {
+	s.srv.log.Debug("bad socket.io packet", "remote", s.info.RemoteAddr, "err", err)
+	s.close(closeParse)
 }
 
 // packetNames label client packets in routerd_frames_in_total.
 var packetNames = [...]string{"sio_connect", "sio_disconnect", "sio_event", "sio_ack", "sio_connect_error", "sio_binary_event", "sio_binary_ack"}
 
-// dispatch carries out one whole Socket.IO packet. Lock handling must be
-// held.
+// dispatch carries out one whole Socket.IO packet, admitted and decoded.
+// Lock handling must be held.
 func (s *session) dispatch(pkt sioPacket) {
-	s.srv.m.FrameIn(packetNames[pkt.typ])
-	if !s.allow(pkt) {
-		return
-	}
 	switch pkt.typ {
 	case sioConnect:
 		s.onConnect(pkt)
@@ -132,6 +179,30 @@ func (s *session) dispatch(pkt sioPacket) {
 	}
 	// ACK: routerd never asks a client for one. CONNECT_ERROR is the
 	// server's.
+}
+
+// admit decides on a packet from its header alone whether its data is
+// worth decoding: it is charged to limits.rate, and but for a CONNECT it
+// must be for a namespace the session is connected to. A refused event
+// gets its error ack; other packets for such a namespace (a DISCONNECT
+// crossing the server's, an ACK) are dropped.
+func (s *session) admit(pkt sioPacket) bool {
+	if !s.allow(pkt) {
+		return false
+	}
+	if pkt.typ == sioConnect || s.socket(pkt.nsp) != nil {
+		return true
+	}
+	if pkt.typ == sioEvent || pkt.typ == sioBinaryEvent {
+		s.refuse(pkt, notConnected(pkt.nsp))
+	}
+	return false
+}
+
+// notConnected is the refusal of a packet for a namespace the session is
+// not connected to.
+func notConnected(nsp string) *router.Error {
+	return router.Errorf(router.CodeNotConnected, "not connected to namespace %q", nsp)
 }
 
 // allow applies limits.rate to one packet: over it the packet is refused,
@@ -149,14 +220,15 @@ func (s *session) allow(pkt sioPacket) bool {
 }
 
 // refuse answers a packet that failed: CONNECT_ERROR for a connect, the
-// error ack for an event with an ack id; otherwise it is only counted.
+// error ack for an event with an ack id (an ACK's id is the server's: it
+// gets none); otherwise it is only counted.
 func (s *session) refuse(pkt sioPacket, e *router.Error) {
 	s.srv.m.Error(string(e.Code))
 	switch {
 	case pkt.typ == sioConnect:
 		s.srv.m.FrameOut("sio_connect_error")
 		s.push(connectErrorUnit(pkt.nsp, e))
-	case pkt.id != noID:
+	case (pkt.typ == sioEvent || pkt.typ == sioBinaryEvent) && pkt.id != noID:
 		s.srv.m.FrameOut("ack")
 		s.push(ackUnit(pkt.nsp, pkt.id, errorArg(e)))
 	default:
@@ -239,7 +311,7 @@ func (s *session) onDisconnect(pkt sioPacket) {
 func (s *session) onEvent(pkt sioPacket) {
 	n := s.socket(pkt.nsp)
 	if n == nil {
-		s.refuse(pkt, router.Errorf(router.CodeNotConnected, "not connected to namespace %q", pkt.nsp))
+		s.refuse(pkt, notConnected(pkt.nsp))
 		return
 	}
 	var args []json.RawMessage

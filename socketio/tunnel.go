@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/router"
 )
@@ -107,7 +108,7 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 	open.Header.Set(hdrTunnel, id)
 	open.Header.Set(hdrNode, s.tag)
 	open.Header.Set(hdrRemote, r.RemoteAddr)
-	reply, err := s.fwd.nc.RequestMsg(open, s.cfg.HTTP.HandshakeTimeout)
+	reply, err := s.fwd.nc.NC().RequestMsg(open, s.cfg.HTTP.HandshakeTimeout)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		fail(w, http.StatusBadRequest, errSessionUnknown, "")
@@ -123,7 +124,7 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, tag string) {
 	up := s.fwd.tunnelSubject(tag, id)
 	conn, err := s.up.Upgrade(w, r, nil)
 	if err != nil {
-		_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelEnd, nil))
+		_ = s.fwd.nc.NC().PublishMsg(tunnelMsg(up, tunnelEnd, nil))
 		return
 	}
 	e.start(conn)
@@ -158,7 +159,7 @@ func (s *Server) relayUp(e *edge, up string) {
 		_ = conn.Close()
 		// Last, after what the client sent: the owner stops waiting for
 		// answers from this side.
-		_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelEnd, nil))
+		_ = s.fwd.nc.NC().PublishMsg(tunnelMsg(up, tunnelEnd, nil))
 	}()
 	conn.SetReadLimit(int64(s.cfg.Limits.MaxFrameBytes))
 	// The owner takes a message once its session is ready for the next
@@ -167,7 +168,7 @@ func (s *Server) relayUp(e *edge, up string) {
 	request := func(typ string, data []byte) error {
 		ctx, cancel := context.WithTimeout(e.asking, wait)
 		defer cancel()
-		_, err := s.fwd.nc.RequestMsgWithContext(ctx, tunnelMsg(up, typ, data))
+		_, err := s.fwd.nc.NC().RequestMsgWithContext(ctx, tunnelMsg(up, typ, data))
 		return err
 	}
 	for {
@@ -188,10 +189,10 @@ func (s *Server) relayUp(e *edge, up string) {
 			}
 		case errors.Is(err, websocket.ErrReadLimit):
 			e.closed.Store(true) // gorilla sent 1009
-			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelTooLarge, nil))
+			_ = s.fwd.nc.NC().PublishMsg(tunnelMsg(up, tunnelTooLarge, nil))
 			wsclose.Linger(conn, err, closeGrace)
 		case errors.As(err, &ce):
-			_ = s.fwd.nc.PublishMsg(tunnelMsg(up, tunnelClose, websocket.FormatCloseMessage(ce.Code, ce.Text)))
+			_ = s.fwd.nc.NC().PublishMsg(tunnelMsg(up, tunnelClose, websocket.FormatCloseMessage(ce.Code, ce.Text)))
 		}
 		if err != nil {
 			return
@@ -323,9 +324,9 @@ func (s *Server) serveTunnel(m *nats.Msg) {
 
 // tunnelConn is the owner's side of a tunnel: the session's WebSocket.
 type tunnelConn struct {
-	nc  *nats.Conn
+	nc  *bus.Conn
 	out string // the edge's subject
-	sub *nats.Subscription
+	sub *bus.Sub
 	in  chan *nats.Msg // the client's next message, answered once read
 
 	ctx       context.Context // ends with the tunnel: cancels writes in flight
@@ -338,7 +339,7 @@ type tunnelConn struct {
 	moved         chan struct{} // signalled when the read deadline changes
 }
 
-func newTunnelConn(nc *nats.Conn, in, out string) (*tunnelConn, error) {
+func newTunnelConn(nc *bus.Conn, in, out string) (*tunnelConn, error) {
 	t := &tunnelConn{
 		nc:    nc,
 		out:   out,
@@ -487,7 +488,7 @@ func (t *tunnelConn) send(typ string, data []byte, deadline time.Time) error {
 	}
 	ctx, cancel := context.WithDeadline(t.ctx, deadline)
 	defer cancel()
-	reply, err := t.nc.RequestMsgWithContext(ctx, tunnelMsg(t.out, typ, data))
+	reply, err := t.nc.NC().RequestMsgWithContext(ctx, tunnelMsg(t.out, typ, data))
 	if err != nil {
 		return fmt.Errorf("websocket tunnel: write: %w", err)
 	}
@@ -525,7 +526,7 @@ func (t *tunnelConn) Close() error {
 	t.closeOnce.Do(func() {
 		t.end()
 		_ = t.sub.Unsubscribe()
-		_ = t.nc.PublishMsg(tunnelMsg(t.out, tunnelEnd, nil))
+		_ = t.nc.NC().PublishMsg(tunnelMsg(t.out, tunnelEnd, nil))
 	})
 	return nil
 }

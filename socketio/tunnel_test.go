@@ -16,7 +16,8 @@ import (
 // batches of at most maxBatch bytes (a larger packet alone), every packet
 // once, in order, attachments as binary.
 func TestTunnelBatches(t *testing.T) {
-	nc := natstest.Connect(t, natstest.Server(t, &server.Options{}))
+	srv := natstest.Server(t, &server.Options{})
+	nc := natstest.Connect(t, srv)
 
 	type packet struct {
 		bin  bool
@@ -48,7 +49,7 @@ func TestTunnelBatches(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tc, err := newTunnelConn(nc, "owner.t", "edge.t")
+	tc, err := newTunnelConn(natstest.Bus(t, srv).Main(), "owner.t", "edge.t")
 	if err != nil {
 		t.Fatal(err)
 	}

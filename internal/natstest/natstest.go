@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/internal/bus"
 )
 
 // Server starts a nats-server with opts on a random local port, shut down
@@ -25,6 +27,19 @@ func Server(tb testing.TB, opts *server.Options) *server.Server {
 	}
 	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	return ns
+}
+
+// Bus connects a bus of one connection to ns, closed when the test ends.
+func Bus(tb testing.TB, ns *server.Server) *bus.Bus {
+	tb.Helper()
+	c, err := bus.Dial(bus.Options{Dial: func(opts ...nats.Option) (*nats.Conn, error) {
+		return nats.Connect(ns.ClientURL(), opts...)
+	}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return bus.Single(c)
 }
 
 // Connect connects to ns, closed when the test ends.

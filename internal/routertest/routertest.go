@@ -479,3 +479,21 @@ func ExpectCloseWhileSending(t testing.TB, ws *websocket.Conn, first string, fra
 		t.Fatalf("sending ended with %v, want %v", err, websocket.ErrCloseSent)
 	}
 }
+
+// AllowAuth answers every auth request on subject (e.g. "router.*.auth")
+// with {"allow":true} through nc, and passes each request's headers on
+// the returned channel (which holds n; a request beyond it waits).
+func AllowAuth(t testing.TB, nc *nats.Conn, subject string, n int) <-chan nats.Header {
+	t.Helper()
+	seen := make(chan nats.Header, n)
+	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		seen <- m.Header
+		_ = m.Respond([]byte(`{"allow":true}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
