@@ -29,6 +29,7 @@
 package config
 
 import (
+	"net"
 	"slices"
 	"time"
 )
@@ -115,8 +116,27 @@ type NATS struct {
 	Cluster             Cluster   `koanf:"cluster"`
 	JetStream           JetStream `koanf:"jetstream"`
 	Users               []User    `koanf:"users"`
+	// AllowAnonymous lets an embedded server listening beyond loopback
+	// take NATS clients without credentials (no nats.users): anyone who
+	// reaches the port may then act as a backend. Off, such a config is
+	// refused.
+	AllowAnonymous bool `koanf:"allow_anonymous"`
 	// TLS for the embedded server's client port (extension).
 	TLS TLSFiles `koanf:"tls"`
+}
+
+// Loopback reports whether addr (host:port) listens on loopback only:
+// localhost or a loopback IP, not every interface.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // PerNamespaceSockets reports whether a node listens on its sockets'

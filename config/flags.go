@@ -116,6 +116,7 @@ func flagHelp() map[string]string {
 		"nats.jetstream.store_dir":    "JetStream storage directory",
 		"nats.jetstream.storage":      "JetStream storage: file or memory",
 		"nats.socket_subscriptions":   "auto (per_namespace for a node alone on its embedded server, else per_socket), per_socket (direct messages reach only the socket's node) or per_namespace (less memory per connection)",
+		"nats.allow_anonymous":        "let NATS clients without credentials in when the embedded server listens beyond loopback with no nats.users",
 		"nats.tls.cert_file":          "PEM certificate chain for the embedded server's client port",
 		"nats.tls.key_file":           "PEM private key for the embedded server's client port",
 		"limits.max_frame_bytes":      "largest client message in bytes",

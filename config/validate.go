@@ -70,6 +70,9 @@ func (c *Config) validateNATS(p *Problems) {
 		}
 	} else {
 		listenAddr(p, "nats.listen", n.Listen)
+		if !external && len(n.Users) == 0 && !n.AllowAnonymous && !Loopback(n.Listen) {
+			p.add("nats.listen", "%s is reachable beyond this host, and without nats.users anyone who reaches it may act as a backend (push to any socket, speak for one, disconnect them); set nats.users, listen on loopback, or set nats.allow_anonymous: true", n.Listen)
+		}
 	}
 	for i, u := range n.URL {
 		serverURL(p, fmt.Sprintf("nats.url[%d]", i), u, "nats", "tls", "ws", "wss")
@@ -216,18 +219,18 @@ func serverURL(p *Problems, key, v string, schemes ...string) {
 	want := strings.Join(schemes, "://, ") + ":// or host:port"
 	if !strings.Contains(v, "://") {
 		if checkHostPort(v, 1) != nil {
-			p.add(key, "invalid URL %q: want %s", v, want)
+			p.add(key, "invalid URL %q: want %s", RedactURL(v), want)
 		}
 		return
 	}
 	u, err := url.Parse(v)
 	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Hostname() == "" {
-		p.add(key, "invalid URL %q: want %s", v, want)
+		p.add(key, "invalid URL %q: want %s", RedactURL(v), want)
 		return
 	}
 	if port := u.Port(); port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			p.add(key, "invalid port in %q: want 1 to 65535", v)
+			p.add(key, "invalid port in %q: want 1 to 65535", RedactURL(v))
 		}
 	}
 }

@@ -131,7 +131,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			d.failed <- fmt.Errorf("http server: %w", err)
 		}
 	}()
-	d.log.Info("routerd ready", "node", d.cfg.Node.Name, "http", d.HTTPAddr(), "ws_path", d.cfg.HTTP.WSPath, "nats", d.NATSURL())
+	if len(d.cfg.HTTP.AllowedOrigins) == 0 && !config.Loopback(d.HTTPAddr()) {
+		d.log.Warn("http listens beyond this host with no http.allowed_origins: any web site's pages may open WebSockets to routerd with their visitors' cookies; list your sites' origins", "http", d.HTTPAddr())
+	}
+	d.log.Info("routerd ready", "node", d.cfg.Node.Name, "http", d.HTTPAddr(), "ws_path", d.cfg.HTTP.WSPath, "nats", config.RedactURLs(d.NATSURL()))
 	return nil
 }
 

@@ -378,10 +378,10 @@ func (d *Daemon) dialAccount(url, account string, self *credentials) (*bus.Conn,
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", config.RedactURLs(url), err)
 	}
 	if !c.Connected() {
-		log.Warn("NATS is not reachable yet: serving, not ready, until it is", "url", url)
+		log.Warn("NATS is not reachable yet: serving, not ready, until it is", "url", config.RedactURLs(url))
 	}
 	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -55,10 +56,23 @@ type Node struct {
 // Start starts a node with cfg and stops it when the test ends.
 func Start(t testing.TB, cfg config.Config) *Node {
 	t.Helper()
+	return start(t, cfg, nil)
+}
+
+// StartLogged is Start with the node's logs, at cfg.Log.Level, in the
+// buffer it returns.
+func StartLogged(t testing.TB, cfg config.Config) (*Node, *SyncBuffer) {
+	t.Helper()
+	logs := &SyncBuffer{}
+	return start(t, cfg, daemon.NewLogger(cfg.Log, logs)), logs
+}
+
+func start(t testing.TB, cfg config.Config, log *slog.Logger) *Node {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config invalid: %v", err)
 	}
-	d := daemon.New(cfg, nil)
+	d := daemon.New(cfg, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := d.Start(ctx); err != nil {
