@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
@@ -31,14 +32,14 @@ type Authenticator struct {
 	claims  []jwt.ParserOption
 	bus     *bus.Bus
 	node    string
-	subj    router.Subjects
+	subj    contract.Subjects
 	timeout time.Duration
 }
 
 // New returns an Authenticator for cfg. b carries backend auth requests, on
 // the connection of each namespace's account.
 func New(cfg *config.Config, b *bus.Bus) (*Authenticator, error) {
-	a := &Authenticator{bus: b, node: cfg.Node.Name, subj: router.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
+	a := &Authenticator{bus: b, node: cfg.Node.Name, subj: contract.NewSubjects(cfg.NATS.Prefix), timeout: cfg.Limits.AckTimeout}
 	j := cfg.Auth.JWT
 	switch {
 	case j.Secret != "":
@@ -99,25 +100,25 @@ type Claims struct {
 
 func (a *Authenticator) jwt(ns string, raw json.RawMessage) (router.Identity, error) {
 	if a.key == nil {
-		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "no JWT key is configured")
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "no JWT key is configured")
 	}
 	var obj struct {
 		Token string `json:"token"`
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &obj); err != nil {
-			return router.Identity{}, router.Errorf(router.CodeBadFrame, "auth.token must be a string")
+			return router.Identity{}, router.Errorf(contract.CodeBadFrame, "auth.token must be a string")
 		}
 	}
 	if obj.Token == "" {
-		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "namespace %q needs auth.token", ns)
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "namespace %q needs auth.token", ns)
 	}
 	claims, err := a.verify(obj.Token)
 	if err != nil {
-		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "invalid token: %v", err)
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "invalid token: %v", err)
 	}
 	if len(claims.NS) > 0 && !router.MatchAny(claims.NS, ns) {
-		return router.Identity{}, router.Errorf(router.CodeForbidden, "the token is not valid for namespace %q", ns)
+		return router.Identity{}, router.Errorf(contract.CodeForbidden, "the token is not valid for namespace %q", ns)
 	}
 	id := router.Identity{User: claims.Subject, Rooms: claims.Rooms}
 	if claims.ExpiresAt != nil {
@@ -139,42 +140,34 @@ func (a *Authenticator) verify(token string) (*Claims, error) {
 	return claims, nil
 }
 
-// backendReply is what an auth backend answers.
-type backendReply struct {
-	Allow   bool     `json:"allow"`
-	User    string   `json:"user"`
-	Rooms   []string `json:"rooms"`
-	Message string   `json:"message"` // why not, shown to the client (extension)
-}
-
-// backend asks P.{ns}.auth. The request body is the client's auth object as
-// it is ({} when absent); what else a backend may need travels in headers:
-// Router-Ns, Router-Node, Router-Remote-Addr and the upgrade request's HTTP
-// headers as Http-<Name>.
+// backend asks P.{ns}.auth and reads its contract.AuthReply. The request
+// body is the client's auth object as it is ({} when absent); what else a
+// backend may need travels in headers: Router-Ns, Router-Node,
+// Router-Remote-Addr and the upgrade request's HTTP headers as Http-<Name>.
 func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMessage, info router.ConnInfo) (router.Identity, error) {
 	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
-	h := nats.Header{"Router-Ns": {ns}, "Router-Node": {a.node}, "Router-Remote-Addr": {info.RemoteAddr}}
+	h := nats.Header{contract.HeaderNs: {ns}, contract.HeaderNode: {a.node}, contract.HeaderRemoteAddr: {info.RemoteAddr}}
 	for k, v := range info.Header {
-		h["Http-"+k] = v
+		h[contract.HeaderHTTPPrefix+k] = v
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	m, err := a.bus.For(ns).NC().RequestMsgWithContext(ctx, &nats.Msg{Subject: a.subj.Auth(ns), Data: raw, Header: h})
 	if err != nil {
-		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "auth backend unavailable: %v", err)
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "auth backend unavailable: %v", err)
 	}
-	var rep backendReply
+	var rep contract.AuthReply
 	if err := json.Unmarshal(m.Data, &rep); err != nil {
-		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "auth backend answered no JSON object")
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "auth backend answered no JSON object")
 	}
 	if !rep.Allow {
 		msg := rep.Message
 		if msg == "" {
 			msg = "refused by the auth backend"
 		}
-		return router.Identity{}, router.Errorf(router.CodeUnauthorized, "%s", msg)
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "%s", msg)
 	}
 	return router.Identity{User: rep.User, Rooms: rep.Rooms}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
@@ -60,7 +61,7 @@ func FuzzJWT(f *testing.F) {
 				if strictErr == nil {
 					t.Fatalf("accepted with audience and issuer, refused without: %q", tok)
 				}
-				if e := router.AsError(err); e.Code != router.CodeUnauthorized && e.Code != router.CodeForbidden {
+				if e := router.AsError(err); e.Code != contract.CodeUnauthorized && e.Code != contract.CodeForbidden {
 					t.Fatalf("refusal code %q", e.Code)
 				}
 				continue

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
@@ -37,40 +38,40 @@ func decodeFrame(b []byte) (*clientFrame, *router.Error) {
 	f := &clientFrame{}
 	if len(b) == 0 || b[0] != '{' {
 		if len(b) > 0 && json.Valid(b) {
-			return f, router.Errorf(router.CodeBadFrame, "a frame must be a JSON object")
+			return f, router.Errorf(contract.CodeBadFrame, "a frame must be a JSON object")
 		}
-		return f, router.Errorf(router.CodeBadFrame, "not JSON")
+		return f, router.Errorf(contract.CodeBadFrame, "not JSON")
 	}
 	if !utf8.Valid(b) {
 		// JSON text is UTF-8, and frames go out as WebSocket text: invalid
 		// bytes forwarded in data would make browsers drop the connection.
-		return f, router.Errorf(router.CodeBadFrame, "not valid UTF-8")
+		return f, router.Errorf(contract.CodeBadFrame, "not valid UTF-8")
 	}
 	err := json.Unmarshal(b, f)
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) || (err != nil && !isTypeError(err)) {
-		return f, router.Errorf(router.CodeBadFrame, "not JSON: %v", err)
+		return f, router.Errorf(contract.CodeBadFrame, "not JSON: %v", err)
 	}
 	if f.ID != nil && string(f.ID) != "null" {
 		id, ok := parseID(f.ID)
 		if !ok {
-			return f, router.Errorf(router.CodeBadFrame, "id must be a positive integer")
+			return f, router.Errorf(contract.CodeBadFrame, "id must be a positive integer")
 		}
 		f.id = id
 	}
 	if err != nil {
 		var te *json.UnmarshalTypeError
 		errors.As(err, &te)
-		return f, router.Errorf(router.CodeBadFrame, "field %q must be of type %s", te.Field, jsonType(te.Type.Kind().String()))
+		return f, router.Errorf(contract.CodeBadFrame, "field %q must be of type %s", te.Field, jsonType(te.Type.Kind().String()))
 	}
 	if f.Type == "" {
-		return f, router.Errorf(router.CodeBadFrame, "missing type")
+		return f, router.Errorf(contract.CodeBadFrame, "missing type")
 	}
 	if f.Auth != nil && string(f.Auth) != "null" && f.Auth[0] != '{' {
-		return f, router.Errorf(router.CodeBadFrame, "field \"auth\" must be an object")
+		return f, router.Errorf(contract.CodeBadFrame, "field \"auth\" must be an object")
 	}
 	if f.Data != nil {
-		f.Data = router.Payload(f.Data) // valid JSON by now: compacted
+		f.Data = contract.Payload(f.Data) // valid JSON by now: compacted
 	}
 	return f, nil
 }

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
 func TestDecodeFrame(t *testing.T) {
 	tests := []struct {
 		in     string
-		code   router.Code // "" when valid
+		code   contract.Code // "" when valid
 		id     uint64
 		typ    string
 		check  func(*clientFrame) bool
@@ -28,28 +29,28 @@ func TestDecodeFrame(t *testing.T) {
 		{in: `{"type":"join","since":7}`, typ: "join", check: func(f *clientFrame) bool { return *f.Since == 7 }},
 		{in: `{"type":"connect","ns":"chat","auth":{"token":"t"}}`, typ: "connect"},
 		{in: `{"type":"connect","id":null}`, typ: "connect", reason: "a null id is no id"},
-		{in: `not json`, code: router.CodeBadFrame},
-		{in: ``, code: router.CodeBadFrame},
-		{in: `[1,2]`, code: router.CodeBadFrame, reason: "not an object"},
-		{in: `"join"`, code: router.CodeBadFrame},
-		{in: `{"type":"join"`, code: router.CodeBadFrame, reason: "truncated"},
-		{in: `{"ns":"chat","id":4}`, code: router.CodeBadFrame, id: 4, reason: "missing type keeps the id"},
-		{in: `{"type":5}`, code: router.CodeBadFrame},
-		{in: `{"type":"join","room":5,"id":9}`, code: router.CodeBadFrame, id: 9, reason: "mistyped field keeps the id"},
-		{in: `{"type":"emit","self":"yes","id":2}`, code: router.CodeBadFrame, id: 2},
-		{in: `{"type":"join","id":0}`, code: router.CodeBadFrame},
-		{in: `{"type":"join","id":-1}`, code: router.CodeBadFrame},
-		{in: `{"type":"join","id":1.5}`, code: router.CodeBadFrame},
-		{in: `{"type":"join","id":"1"}`, code: router.CodeBadFrame},
-		{in: `{"type":"join","id":1e3}`, code: router.CodeBadFrame},
-		{in: `{"type":"join","id":01}`, code: router.CodeBadFrame},
-		{in: `{"type":"connect","auth":"tok","id":5}`, code: router.CodeBadFrame, id: 5, reason: "auth must be an object"},
-		{in: `{"type":"join","since":-1,"id":6}`, code: router.CodeBadFrame, id: 6},
-		{in: "{\"type\":\"emit\",\"data\":\"\xff\"}", code: router.CodeBadFrame, reason: "invalid UTF-8"},
+		{in: `not json`, code: contract.CodeBadFrame},
+		{in: ``, code: contract.CodeBadFrame},
+		{in: `[1,2]`, code: contract.CodeBadFrame, reason: "not an object"},
+		{in: `"join"`, code: contract.CodeBadFrame},
+		{in: `{"type":"join"`, code: contract.CodeBadFrame, reason: "truncated"},
+		{in: `{"ns":"chat","id":4}`, code: contract.CodeBadFrame, id: 4, reason: "missing type keeps the id"},
+		{in: `{"type":5}`, code: contract.CodeBadFrame},
+		{in: `{"type":"join","room":5,"id":9}`, code: contract.CodeBadFrame, id: 9, reason: "mistyped field keeps the id"},
+		{in: `{"type":"emit","self":"yes","id":2}`, code: contract.CodeBadFrame, id: 2},
+		{in: `{"type":"join","id":0}`, code: contract.CodeBadFrame},
+		{in: `{"type":"join","id":-1}`, code: contract.CodeBadFrame},
+		{in: `{"type":"join","id":1.5}`, code: contract.CodeBadFrame},
+		{in: `{"type":"join","id":"1"}`, code: contract.CodeBadFrame},
+		{in: `{"type":"join","id":1e3}`, code: contract.CodeBadFrame},
+		{in: `{"type":"join","id":01}`, code: contract.CodeBadFrame},
+		{in: `{"type":"connect","auth":"tok","id":5}`, code: contract.CodeBadFrame, id: 5, reason: "auth must be an object"},
+		{in: `{"type":"join","since":-1,"id":6}`, code: contract.CodeBadFrame, id: 6},
+		{in: "{\"type\":\"emit\",\"data\":\"\xff\"}", code: contract.CodeBadFrame, reason: "invalid UTF-8"},
 	}
 	for _, tt := range tests {
 		f, err := decodeFrame([]byte(tt.in))
-		code := router.Code("")
+		code := contract.Code("")
 		if err != nil {
 			code = err.Code
 			if err.Message == "" {
@@ -153,7 +154,7 @@ func FuzzDecodeFrame(f *testing.F) {
 				t.Fatal("nil frame")
 			}
 			if err != nil {
-				if err.Code != router.CodeBadFrame || err.Message == "" {
+				if err.Code != contract.CodeBadFrame || err.Message == "" {
 					t.Fatalf("error %v", err)
 				}
 				continue

@@ -12,6 +12,8 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/routerd/routerd/contract"
+	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/router"
 )
@@ -25,13 +27,14 @@ const (
 // conn is one WebSocket connection: a reader goroutine that decodes client
 // frames and calls the router, and, only while there is something to
 // write, a flusher goroutine that coalesces the queued frames into one
-// WebSocket message per write. An idle connection costs one goroutine. The
-// reader owns the cleanup.
+// WebSocket message per write. An idle connection costs one goroutine: a
+// flusher is started by the push into an idle queue (see sendq.Queue) and
+// ends once it has emptied it. The reader owns the cleanup.
 type conn struct {
 	srv  *Server
 	ws   *websocket.Conn
 	br   *bufio.Reader // what ws reads through; nil when gorilla made its own
-	q    *sendQueue
+	q    *sendq.Queue  // frames to write, at most limits.send_queue
 	info router.ConnInfo
 	ctx  context.Context // ends with the connection
 	stop context.CancelFunc
@@ -50,6 +53,11 @@ type conn struct {
 	handled    chan bool      // capacity 1: a worker finished a message (see handleMessage)
 	readEnd    error          // why reading ended, nil when the connection began closing; written by the reading side before readLoop returns
 
+	// flushers counts the flushers started; q adds to it under its lock,
+	// where it marks its take side owned, so that run, which closes q and
+	// then waits for the flushers, cannot miss one that Send has just started.
+	flushers sync.WaitGroup
+
 	mu      sync.Mutex
 	sockets map[string]*router.Socket // by namespace; guarded by mu
 }
@@ -60,18 +68,18 @@ func (c *conn) Codec() router.Codec { return c.srv.codec }
 // Send implements router.Conn: it queues a frame without blocking, and
 // closes the connection with 1013 when its queue is full.
 func (c *conn) Send(frame []byte) {
-	ok, start := c.q.push(frame)
+	start, err := c.q.Push(frame)
 	switch {
 	case start:
 		go c.flush()
-	case !ok && c.q.full():
+	case errors.Is(err, sendq.ErrFull):
 		c.close(websocket.CloseTryAgainLater, "slow consumer", "slow_consumer")
 	}
 }
 
 // Wait implements router.Pacer: a history replay waits here for the client
 // to read.
-func (c *conn) Wait(ctx context.Context, n int) (int, error) { return c.q.wait(ctx, n) }
+func (c *conn) Wait(ctx context.Context, n int) (int, error) { return c.q.Wait(ctx, n) }
 
 // Detached implements router.Conn.
 func (c *conn) Detached(s *router.Socket, reason string) {
@@ -99,7 +107,7 @@ func (c *conn) close(code int, text, reason string) {
 		if reason != "" {
 			c.srv.m.Closed(reason)
 		}
-		if c.q.close(code == 0 || code == websocket.CloseTryAgainLater) {
+		if c.q.Close(code == 0 || code == websocket.CloseTryAgainLater) {
 			go c.flush()
 		}
 	})
@@ -122,7 +130,7 @@ func (c *conn) run() {
 		s.Disconnect()
 	}
 	c.close(0, "", "")
-	c.q.waitFlushers()
+	c.flushers.Wait()
 	c.requests.Wait()
 	c.linger()
 	_ = c.ws.Close()
@@ -197,7 +205,7 @@ func (c *conn) readMessage(onWorker bool) bool {
 		return false
 	}
 	if typ != websocket.TextMessage {
-		c.replyError(0, "", router.Errorf(router.CodeBadFrame, "binary messages are not supported; send JSON text"))
+		c.replyError(0, "", router.Errorf(contract.CodeBadFrame, "binary messages are not supported; send JSON text"))
 		return true
 	}
 	if onWorker {
@@ -247,10 +255,10 @@ func (c *conn) sendPing() {
 // flush writes queued frames until the queue is empty, then, once the
 // connection is closing, the close frame.
 func (c *conn) flush() {
-	defer c.q.flusherDone()
+	defer c.flushers.Done()
 	var batch [][]byte
 	for {
-		batch = c.q.take(batch[:0], maxBatchBytes)
+		batch = c.q.Take(batch[:0], maxBatchBytes)
 		if len(batch) == 0 {
 			break
 		}
@@ -311,7 +319,7 @@ func (c *conn) allow(f *clientFrame) bool {
 		c.close(websocket.ClosePolicyViolation, "rate limit exceeded", "rate_limited")
 		return false
 	}
-	c.replyError(f.id, "", router.Errorf(router.CodeRateLimited, "more than %g frames per second", c.srv.cfg.Limits.Rate.PerSecond))
+	c.replyError(f.id, "", router.Errorf(contract.CodeRateLimited, "more than %g frames per second", c.srv.cfg.Limits.Rate.PerSecond))
 	return false
 }
 
@@ -335,7 +343,7 @@ func (c *conn) handle(raw []byte) {
 	h, ok := handlerFor(f.Type)
 	if !ok {
 		c.srv.m.FrameIn("unknown")
-		c.replyError(f.id, str(f.NS), router.Errorf(router.CodeUnknownType, "unknown frame type %q", f.Type))
+		c.replyError(f.id, str(f.NS), router.Errorf(contract.CodeUnknownType, "unknown frame type %q", f.Type))
 		return
 	}
 	c.srv.m.FrameIn(f.Type)
@@ -367,7 +375,7 @@ func (c *conn) socket(ns string) (*router.Socket, error) {
 	s := c.sockets[ns]
 	c.mu.Unlock()
 	if s == nil {
-		return nil, router.Errorf(router.CodeNotConnected, "not connected to namespace %q", ns)
+		return nil, router.Errorf(contract.CodeNotConnected, "not connected to namespace %q", ns)
 	}
 	return s, nil
 }

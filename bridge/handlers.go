@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
@@ -39,7 +40,7 @@ func handlerFor(typ string) (handler, bool) {
 // need returns a required string field or a bad_frame error naming it.
 func need(p *string, field string) (string, error) {
 	if p == nil {
-		return "", router.Errorf(router.CodeBadFrame, "missing field %q", field)
+		return "", router.Errorf(contract.CodeBadFrame, "missing field %q", field)
 	}
 	return *p, nil
 }
@@ -62,7 +63,7 @@ func onConnect(c *conn, f *clientFrame) (json.RawMessage, error) {
 	_, dup := c.sockets[ns]
 	c.mu.Unlock()
 	if dup {
-		return nil, router.Errorf(router.CodeAlreadyConnected, "already connected to namespace %q", ns)
+		return nil, router.Errorf(contract.CodeAlreadyConnected, "already connected to namespace %q", ns)
 	}
 	auth := f.Auth
 	if string(auth) == "null" {
@@ -153,7 +154,7 @@ func onEmit(c *conn, f *clientFrame) (json.RawMessage, error) {
 	ack := f.id != 0
 	switch {
 	case f.Room != nil && f.To != nil:
-		return nil, router.Errorf(router.CodeBadFrame, "emit takes room or to, not both")
+		return nil, router.Errorf(contract.CodeBadFrame, "emit takes room or to, not both")
 	case f.Room != nil:
 		seq, err := s.EmitRoom(c.ctx, *f.Room, event, data, f.Self != nil && *f.Self, ack)
 		if err != nil || seq == 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/connheader"
+	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -121,13 +122,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		srv:     s,
 		ws:      ws,
 		br:      hw.br,
-		q:       newSendQueue(s.cfg.Limits.SendQueue),
 		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
 		ctx:     ctx,
 		stop:    cancel,
 		sockets: make(map[string]*router.Socket),
 		handled: make(chan bool, 1),
 	}
+	c.q = sendq.New(s.cfg.Limits.SendQueue, &c.flushers)
 	if s.keepHeaders {
 		c.info.Header = connheader.Keep(r.Header, s.cfg.HTTP.MaxHeaderBytes)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/routertest"
-	"github.com/routerd/routerd/router"
 )
 
 // natsServes checks that the node is still on NATS: ready, and a backend's
@@ -63,7 +63,7 @@ func TestHostileSubjectNames(t *testing.T) {
 		t.Errorf("to of 1400 dots: %s, want invalid_name", code)
 	}
 	natsServes(t, n, c, "chat")
-	for _, to := range []string{"a b", "a.b", strings.Repeat("a", router.MaxSIDBytes+1)} {
+	for _, to := range []string{"a b", "a.b", strings.Repeat("a", contract.MaxSIDBytes+1)} {
 		if code := c.ErrorCode(map[string]any{"type": "emit", "ns": "chat", "event": "x", "to": to}); code != "invalid_name" {
 			t.Errorf("to %q: %s, want invalid_name", to, code)
 		}

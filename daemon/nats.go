@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
@@ -91,7 +92,7 @@ func serverOptions(cfg *config.Config) (*server.Options, error) {
 // InboxPrefix is the reply-subject prefix a backend user limited to some
 // namespaces must use for its requests (nats.go: nats.CustomInboxPrefix,
 // nats CLI: --inbox-prefix): _INBOX_{user}.
-func InboxPrefix(user string) string { return "_INBOX_" + router.Escape(user) }
+func InboxPrefix(user string) string { return "_INBOX_" + contract.Escape(user) }
 
 // responsesPerRequest is how many replies a limited user may publish to one
 // request it received. nats-server counts every delivery of the request to
@@ -101,7 +102,7 @@ const responsesPerRequest = 64
 
 // accountName is the NATS account of tenant account acc: its name escaped
 // as a subject token is (so never $G, $SYS or anything with spaces).
-func accountName(acc string) string { return router.Escape(acc) }
+func accountName(acc string) string { return contract.Escape(acc) }
 
 // backendUsers maps nats.users to server users, in the accounts of accounts
 // (by tenant account; routerd's own account, the global one, for users

@@ -1,6 +1,10 @@
 package router
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/routerd/routerd/contract"
+)
 
 // Multiplexed may be implemented by a Conn that is one of several attached
 // over one client connection (a Socket.IO session attaches one Conn per
@@ -39,7 +43,7 @@ func (r *Router) admitNamespace(c Conn, ns string) error {
 	defer t.mu.Unlock()
 	counts := t.byConn[k]
 	if limit := r.cfg.Limits.MaxNamespacesPerConnection; counts[ns] == 0 && len(counts) >= limit {
-		return Errorf(CodeLimitExceeded, "a connection may attach at most %d namespaces (limits.max_namespaces_per_connection)", limit)
+		return Errorf(contract.CodeLimitExceeded, "a connection may attach at most %d namespaces (limits.max_namespaces_per_connection)", limit)
 	}
 	if counts == nil {
 		if t.byConn == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 )
 
 // sessionConn is one namespace's Conn of a multiplexing transport's client
@@ -38,7 +39,7 @@ func TestNamespacesPerMultiplexedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var perr *Error
-	if _, err := connect(&one, "ns-c"); !errors.As(err, &perr) || perr.Code != CodeLimitExceeded {
+	if _, err := connect(&one, "ns-c"); !errors.As(err, &perr) || perr.Code != contract.CodeLimitExceeded {
 		t.Fatalf("a third namespace over one session: %v, want limit_exceeded", err)
 	}
 	for _, ns := range []string{"ns-a", "ns-b"} {

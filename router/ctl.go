@@ -7,10 +7,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
-// ctlRequest is the body of a control request (SPEC §3).
+// ctlRequest is the body of a control request (contract.CtlRequest), read
+// strictly: a field that is present but empty is not one that is absent.
 type ctlRequest struct {
 	SID    *string `json:"sid"`
 	User   *string `json:"user"`
@@ -18,41 +20,11 @@ type ctlRequest struct {
 	Reason *string `json:"reason"` // disconnect: the reason clients see (extension)
 }
 
-// ctlRoom is one entry of a rooms reply.
-type ctlRoom struct {
-	Room    string `json:"room"`
-	Members int    `json:"members"`
-}
-
 // ctlError is the reply to a control request that failed.
 type ctlError struct {
 	OK    bool   `json:"ok"`
 	Error *Error `json:"error"`
 }
-
-// MarshalJSON writes an Error as {"code":..,"message":..}.
-func (e *Error) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Code    Code   `json:"code"`
-		Message string `json:"message"`
-	}{e.Code, e.Message})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (e *Error) UnmarshalJSON(b []byte) error {
-	var v struct {
-		Code    Code   `json:"code"`
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	e.Code, e.Message = v.Code, v.Message
-	return nil
-}
-
-// defaultKickReason is the reason of a ctl disconnect that names none.
-const defaultKickReason = "kicked"
 
 // handleCtl answers P.{ns}.ctl.{op}, received on connection c. One node
 // (of the queue group) takes each request and gathers the answer from every
@@ -88,48 +60,48 @@ func (r *Router) handleCtl(c *bus.Conn, m *nats.Msg) {
 // NATS account per tenant (nats.users) a reply only ever reaches the
 // requester's account; this guard also holds on a shared external NATS.
 func (r *Router) replyAllowed(reply string) bool {
-	return !strings.HasPrefix(reply, "$") && reply != r.subj.prefix && !strings.HasPrefix(reply, r.subj.prefix+".")
+	return !strings.HasPrefix(reply, "$") && reply != r.subj.Prefix() && !strings.HasPrefix(reply, r.subj.Prefix()+".")
 }
 
 func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (any, error) {
-	rest := strings.TrimPrefix(m.Subject, r.subj.prefix+".")
-	ns, op, _ := strings.Cut(strings.Replace(rest, "."+kindCtl+".", "\x00", 1), "\x00")
+	rest := strings.TrimPrefix(m.Subject, r.subj.Prefix()+".")
+	ns, op, _ := strings.Cut(strings.Replace(rest, "."+contract.KindCtl+".", "\x00", 1), "\x00")
 	if _, err := r.policy(ns); err != nil {
 		return nil, err
 	}
 	if c != r.bus.Main() && !r.bus.Owns(c, ns) {
-		return nil, Errorf(CodeForbidden, "namespace %q belongs to another account", ns)
+		return nil, Errorf(contract.CodeForbidden, "namespace %q belongs to another account", ns)
 	}
 	var req ctlRequest
 	if len(strings.TrimSpace(string(m.Data))) > 0 {
 		if err := json.Unmarshal(m.Data, &req); err != nil {
-			return nil, Errorf(CodeBadFrame, "control request body must be a JSON object: %v", err)
+			return nil, Errorf(contract.CodeBadFrame, "control request body must be a JSON object: %v", err)
 		}
 	}
 	sreq := scatterRequest{NS: ns, Op: op}
 	switch op {
-	case "join", "leave":
+	case contract.CtlJoin, contract.CtlLeave:
 		if err := r.ctlTarget(&req, &sreq, false); err != nil {
 			return nil, err
 		}
 		if req.Room == nil {
-			return nil, Errorf(CodeBadFrame, "%s needs room", op)
+			return nil, Errorf(contract.CodeBadFrame, "%s needs room", op)
 		}
 		if err := r.validRoom(*req.Room); err != nil {
 			return nil, err
 		}
 		sreq.Room = *req.Room
-	case "disconnect":
+	case contract.CtlDisconnect:
 		if err := r.ctlTarget(&req, &sreq, true); err != nil {
 			return nil, err
 		}
-		sreq.Reason = defaultKickReason
+		sreq.Reason = contract.ReasonKicked
 		if req.Reason != nil && *req.Reason != "" {
 			sreq.Reason = *req.Reason
 		}
-	case "presence":
+	case contract.CtlPresence:
 		if req.Room == nil {
-			return nil, Errorf(CodeBadFrame, "presence needs room")
+			return nil, Errorf(contract.CodeBadFrame, "presence needs room")
 		}
 		if err := r.validRoom(*req.Room); err != nil {
 			return nil, err
@@ -139,14 +111,14 @@ func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (any, error) {
 			return nil, err
 		}
 		return map[string]any{"ok": true, "members": members}, nil
-	case "rooms":
+	case contract.CtlRooms:
 		reps, err := r.gather(r.ctx, sreq)
 		if err != nil {
 			return nil, err
 		}
 		return map[string]any{"ok": true, "rooms": mergeRooms(reps)}, nil
 	default:
-		return nil, Errorf(CodeUnknownType, "unknown control operation %q", op)
+		return nil, Errorf(contract.CodeUnknownType, "unknown control operation %q", op)
 	}
 	reps, err := r.gather(r.ctx, sreq)
 	if err != nil {
@@ -180,23 +152,23 @@ func (r *Router) ctlTarget(req *ctlRequest, sreq *scatterRequest, roomOK bool) e
 	}
 	if n != 1 || (req.SID != nil && *req.SID == "") || (req.User != nil && *req.User == "") {
 		if roomOK {
-			return Errorf(CodeBadFrame, "name exactly one of sid, user and room")
+			return Errorf(contract.CodeBadFrame, "name exactly one of sid, user and room")
 		}
-		return Errorf(CodeBadFrame, "name exactly one of sid and user")
+		return Errorf(contract.CodeBadFrame, "name exactly one of sid and user")
 	}
 	return nil
 }
 
-func mergeRooms(reps []scatterReply) []ctlRoom {
+func mergeRooms(reps []scatterReply) []contract.RoomCount {
 	sum := map[string]int{}
 	for _, rep := range reps {
 		for room, n := range rep.Rooms {
 			sum[room] += n
 		}
 	}
-	out := make([]ctlRoom, 0, len(sum))
+	out := make([]contract.RoomCount, 0, len(sum))
 	for room, n := range sum {
-		out = append(out, ctlRoom{Room: room, Members: n})
+		out = append(out, contract.RoomCount{Room: room, Members: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Room < out[j].Room })
 	return out

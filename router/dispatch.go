@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/routerd/routerd/contract"
 )
 
 // dispatchLoop delivers the messages of one shard until the router closes.
@@ -53,29 +55,29 @@ func (r *Router) dispatch(m *nats.Msg) {
 		return
 	}
 	if stored {
-		if p.kind == kindRoom {
+		if p.kind == contract.KindRoom {
 			r.dispatchStored(sp, p, m)
 		}
 		return
 	}
 	switch p.kind {
-	case kindRoom:
+	case contract.KindRoom:
 		r.dispatchRoom(sp, p, m)
-	case kindPresence:
+	case contract.KindPresence:
 		r.dispatchPresence(sp, p, m)
-	case kindSocket:
+	case contract.KindSocket:
 		r.dispatchSocket(sp, p, m)
-	case kindUser:
+	case contract.KindUser:
 		r.dispatchUser(sp, p, m)
-	case kindBroadcast:
+	case contract.KindBroadcast:
 		r.dispatchBroadcast(sp, p, m)
 	}
 }
 
 // eventName decodes and checks the event token of a delivered subject.
 func (r *Router) eventName(tok string) (string, bool) {
-	name, err := Unescape(tok)
-	if err != nil || !ValidEventName(name) {
+	name, err := contract.Unescape(tok)
+	if err != nil || !contract.ValidEventName(name) {
 		r.m.Dropped("bad_subject")
 		return "", false
 	}
@@ -105,11 +107,11 @@ func (r *Router) event(sp *space, room string, p parsed, m *nats.Msg) (*Event, b
 	if !ok {
 		return nil, false
 	}
-	return &Event{NS: sp.name, Room: room, Name: name, From: header(m.Header, "Router-Sid"), Data: Payload(m.Data)}, true
+	return &Event{NS: sp.name, Room: room, Name: name, From: header(m.Header, contract.HeaderSid), Data: contract.Payload(m.Data)}, true
 }
 
 func (r *Router) roomOf(sp *space, tok string) (*room, string) {
-	name, err := Unescape(tok)
+	name, err := contract.Unescape(tok)
 	if err != nil {
 		return nil, ""
 	}
@@ -129,7 +131,7 @@ func (r *Router) dispatchRoom(sp *space, p parsed, m *nats.Msg) {
 		return
 	}
 	rm.mu.RLock()
-	r.deliver(slices.Values(rm.members), ev, header(m.Header, "Router-Exclude"))
+	r.deliver(slices.Values(rm.members), ev, header(m.Header, contract.HeaderExclude))
 	rm.mu.RUnlock()
 }
 
@@ -140,24 +142,24 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 	if rm == nil || !rm.pres.Owns(m) {
 		return
 	}
-	var n presenceNotice
+	var n contract.PresenceNotice
 	if json.Unmarshal(m.Data, &n) != nil || n.SID == "" {
 		r.m.Dropped("bad_presence")
 		return
 	}
 	var event string
 	switch n.Action {
-	case "join":
+	case contract.PresenceJoin:
 		event = "$join"
-	case "leave":
+	case contract.PresenceLeave:
 		event = "$leave"
 	default:
 		r.m.Dropped("bad_presence")
 		return
 	}
-	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(Member{SID: n.SID, User: n.User})}
+	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(contract.Member{SID: n.SID, User: n.User})}
 	rm.mu.Lock()
-	if header(m.Header, "Router-Reason") == reasonNodeLost {
+	if header(m.Header, contract.HeaderReason) == contract.ReasonNodeLost {
 		// Published for a lost node's socket: its $leave is told once, by
 		// nodeGone (which knew the member) or here, whichever comes first.
 		if _, ok := rm.told[n.SID]; ok || event != "$leave" {
@@ -166,7 +168,7 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 			return
 		}
 	}
-	if node := header(m.Header, "Router-Node-Id"); node != "" && node != r.nodes.id {
+	if node := header(m.Header, contract.HeaderNodeID); node != "" && node != r.nodes.id {
 		if event == "$join" {
 			rm.remote[n.SID] = remoteMember{node: node, user: n.User}
 		} else {
@@ -191,7 +193,7 @@ func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {
 }
 
 func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
-	user, err := Unescape(p.target)
+	user, err := contract.Unescape(p.target)
 	if err != nil {
 		return
 	}
@@ -202,7 +204,7 @@ func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
 	if g := sp.users[user]; g != nil && g.sub.Owns(m) {
-		r.deliver(slices.Values(g.sockets), ev, header(m.Header, "Router-Exclude"))
+		r.deliver(slices.Values(g.sockets), ev, header(m.Header, contract.HeaderExclude))
 	}
 }
 
@@ -214,6 +216,6 @@ func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
 	if sp.bcast.Owns(m) {
-		r.deliver(maps.Values(sp.sockets), ev, header(m.Header, "Router-Exclude"))
+		r.deliver(maps.Values(sp.sockets), ev, header(m.Header, contract.HeaderExclude))
 	}
 }

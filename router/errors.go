@@ -3,42 +3,20 @@ package router
 import (
 	"errors"
 	"fmt"
+
+	"github.com/routerd/routerd/contract"
 )
 
-// Code is a protocol error code (SPEC §2): the `code` of an error frame.
-type Code string
+// Error is a refusal that reaches the client as an error frame. It has the
+// fields and the JSON form of contract.Error, {"code":..,"message":..}: the
+// error of a failed control request.
+type Error contract.Error
 
-// The error codes of SPEC §2.
-const (
-	CodeBadFrame         Code = "bad_frame"
-	CodeUnknownType      Code = "unknown_type"
-	CodeInvalidName      Code = "invalid_name"
-	CodeUnknownNamespace Code = "unknown_namespace"
-	CodeNotConnected     Code = "not_connected"
-	CodeAlreadyConnected Code = "already_connected"
-	CodeUnauthorized     Code = "unauthorized"
-	CodeForbidden        Code = "forbidden"
-	CodeNotMember        Code = "not_member"
-	CodeLimitExceeded    Code = "limit_exceeded"
-	CodeRateLimited      Code = "rate_limited"
-	CodeTooLarge         Code = "too_large"
-	CodeNoResponders     Code = "no_responders"
-	CodeTimeout          Code = "timeout"
-	CodeUnavailable      Code = "unavailable"
-	CodeInternal         Code = "internal"
-)
-
-// Error is a refusal that reaches the client as an error frame.
-type Error struct {
-	Code    Code
-	Message string
-}
-
-// Error implements error.
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+// Error implements error: "code: message".
+func (e *Error) Error() string { return (*contract.Error)(e).Error() }
 
 // Errorf returns an *Error with a formatted message.
-func Errorf(code Code, format string, args ...any) *Error {
+func Errorf(code contract.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -49,5 +27,5 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: CodeInternal, Message: err.Error()}
+	return &Error{Code: contract.CodeInternal, Message: err.Error()}
 }

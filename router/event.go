@@ -1,10 +1,6 @@
 package router
 
-import (
-	"bytes"
-	"encoding/json"
-	"unicode/utf8"
-)
+import "encoding/json"
 
 // Event is one event on its way to local sockets. It is built once per NATS
 // message and shared, read-only, by every recipient.
@@ -46,31 +42,4 @@ func (fc *frameCache) get(c Codec) []byte {
 		fc.n++
 	}
 	return f
-}
-
-var jsonNull = json.RawMessage("null")
-
-// Payload turns a NATS payload into event data (SPEC §3): valid JSON is kept
-// (compacted, so that frames hold no raw newline), an empty payload is null,
-// anything else (whitespace alone too) becomes a JSON string. JSON text must be UTF-8 (RFC 8259),
-// and frames go out as WebSocket text, so a payload that is not valid UTF-8
-// is not JSON: it becomes a string with U+FFFD for the bad bytes.
-func Payload(p []byte) json.RawMessage {
-	if len(p) == 0 {
-		return jsonNull
-	}
-	if utf8.Valid(p) {
-		if !bytes.ContainsAny(p, " \t\r\n") {
-			if json.Valid(p) {
-				return p
-			}
-		} else {
-			var b bytes.Buffer
-			if json.Compact(&b, p) == nil {
-				return b.Bytes()
-			}
-		}
-	}
-	s, _ := json.Marshal(string(p))
-	return s
 }

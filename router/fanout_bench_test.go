@@ -93,17 +93,3 @@ func BenchmarkFanout(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
 }
-
-func BenchmarkEscape(b *testing.B) {
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		_ = Escape("room name.with dots")
-	}
-}
-
-func BenchmarkUnescape(b *testing.B) {
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		_, _ = Unescape("room%20name%2Ewith%20dots")
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
@@ -145,7 +146,7 @@ func (r *Router) reserveStream(ctx context.Context, key, name string, limit int)
 
 // tooManyStreams is the refusal of a connect over history.max_streams.
 func tooManyStreams(key string, limit int) error {
-	return Errorf(CodeLimitExceeded, "the namespaces of %q have %d history streams, the most they may have (history.max_streams)", key, limit)
+	return Errorf(contract.CodeLimitExceeded, "the namespaces of %q have %d history streams, the most they may have (history.max_streams)", key, limit)
 }
 
 // count is how many streams glob key has, listed or made here since. Lock
@@ -215,13 +216,13 @@ func (r *Router) takeCensus(ctx context.Context) error {
 }
 
 // historySubjects matches the subjects of every history stream.
-func (r *Router) historySubjects() string { return r.subj.join("*", kindRoom, "*", "*") }
+func (r *Router) historySubjects() string { return r.subj.join("*", contract.KindRoom, "*", "*") }
 
 // globStream returns the namespace and glob key of stream name when it is
 // the history stream of a glob namespace with history, in the account of
 // connection c; else "".
 func (r *Router) globStream(c *bus.Conn, name string) (ns, key string) {
-	ns, ok := strings.CutPrefix(name, historyStream(r.subj.prefix, ""))
+	ns, ok := strings.CutPrefix(name, historyStream(r.subj.Prefix(), ""))
 	if !ok || !config.ValidNamespaceName(ns) || r.bus.For(ns) != c {
 		return "", ""
 	}

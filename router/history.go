@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
@@ -74,9 +75,9 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		storage = jetstream.MemoryStorage
 	}
 	return jetstream.StreamConfig{
-		Name:              historyStream(r.subj.prefix, ns),
+		Name:              historyStream(r.subj.Prefix(), ns),
 		Description:       fmt.Sprintf("routerd room history of namespace %s", ns),
-		Subjects:          []string{r.subj.join(ns, kindRoom, "*", "*")},
+		Subjects:          []string{r.subj.join(ns, contract.KindRoom, "*", "*")},
 		Storage:           storage,
 		Replicas:          max(h.Replicas, 1),
 		MaxAge:            h.MaxAge,
@@ -86,8 +87,8 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		Discard:           jetstream.DiscardOld,
 		AllowDirect:       true,
 		RePublish: &jetstream.RePublish{
-			Source:      r.subj.join(ns, kindRoom, ">"),
-			Destination: r.subj.Internal(storedToken, ns, kindRoom, ">"),
+			Source:      r.subj.join(ns, contract.KindRoom, ">"),
+			Destination: r.subj.internal(storedToken, ns, contract.KindRoom, ">"),
 		},
 	}
 }
@@ -155,7 +156,7 @@ func (r *Router) ensureStreams() {
 			}
 			continue
 		}
-		r.log.Info("history stream ready", "ns", name, "stream", historyStream(r.subj.prefix, name))
+		r.log.Info("history stream ready", "ns", name, "stream", historyStream(r.subj.Prefix(), name))
 	}
 }
 
@@ -178,9 +179,9 @@ func (r *Router) historyOf(ctx context.Context, ns string, h config.History) (_ 
 			return nil, nil, err
 		}
 		r.log.Warn("history unavailable", "ns", ns, "err", err)
-		return nil, nil, Errorf(CodeUnavailable, "the history of namespace %q is unavailable", ns)
+		return nil, nil, Errorf(contract.CodeUnavailable, "the history of namespace %q is unavailable", ns)
 	}
-	return &nsHistory{ns: ns, stream: historyStream(r.subj.prefix, ns), policy: h, nats: r.bus.For(ns)}, entered, nil
+	return &nsHistory{ns: ns, stream: historyStream(r.subj.Prefix(), ns), policy: h, nats: r.bus.For(ns)}, entered, nil
 }
 
 // retry runs op with short per-call deadlines until it succeeds, fails for
@@ -241,7 +242,7 @@ type histEvent struct {
 // storedEvent builds the event of a stored room message.
 func (r *Router) storedEvent(ns, subject string, h nats.Header, data []byte, seq uint64) (histEvent, bool) {
 	p, ok := r.subj.parse(subject)
-	if !ok || p.kind != kindRoom || p.ns != ns {
+	if !ok || p.kind != contract.KindRoom || p.ns != ns {
 		return histEvent{}, false
 	}
 	return r.roomEvent(ns, p, h, data, seq)
@@ -249,7 +250,7 @@ func (r *Router) storedEvent(ns, subject string, h nats.Header, data []byte, seq
 
 // roomEvent builds the event of a room message whose subject p is parsed.
 func (r *Router) roomEvent(ns string, p parsed, h nats.Header, data []byte, seq uint64) (histEvent, bool) {
-	room, err := Unescape(p.target)
+	room, err := contract.Unescape(p.target)
 	if err != nil {
 		return histEvent{}, false
 	}
@@ -257,8 +258,8 @@ func (r *Router) roomEvent(ns string, p parsed, h nats.Header, data []byte, seq 
 	if !ok {
 		return histEvent{}, false
 	}
-	ev := &Event{NS: ns, Room: room, Name: name, From: header(h, "Router-Sid"), Seq: seq, Data: Payload(data)}
-	return histEvent{ev: ev, exclude: header(h, "Router-Exclude")}, true
+	ev := &Event{NS: ns, Room: room, Name: name, From: header(h, contract.HeaderSid), Seq: seq, Data: contract.Payload(data)}
+	return histEvent{ev: ev, exclude: header(h, contract.HeaderExclude)}, true
 }
 
 // catchup holds the live events of a room for a member whose replay is
@@ -312,7 +313,7 @@ func (r *Router) publishStored(ctx context.Context, c *bus.Conn, m *nats.Msg) (u
 	ack, err := c.JetStream().PublishMsg(ctx, m)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-			return 0, Errorf(CodeUnavailable, "the room history is unavailable: no history stream answered")
+			return 0, Errorf(contract.CodeUnavailable, "the room history is unavailable: no history stream answered")
 		}
 		return 0, natsError(err)
 	}

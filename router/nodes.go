@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
@@ -202,14 +203,14 @@ type scatterRequest struct {
 
 // scatterReply is one node's answer to a scatterRequest.
 type scatterReply struct {
-	ID      string         `json:"id"`
-	Node    string         `json:"node"`
-	Count   int            `json:"count"`
-	Members []Member       `json:"members,omitempty"`
-	Rooms   map[string]int `json:"rooms,omitempty"`
-	Sockets []socketEntry  `json:"sockets,omitempty"`
-	After   string         `json:"after,omitempty"` // sockets: the next page's key; "" at the end
-	Error   *Error         `json:"error,omitempty"`
+	ID      string            `json:"id"`
+	Node    string            `json:"node"`
+	Count   int               `json:"count"`
+	Members []contract.Member `json:"members,omitempty"`
+	Rooms   map[string]int    `json:"rooms,omitempty"`
+	Sockets []socketEntry     `json:"sockets,omitempty"`
+	After   string            `json:"after,omitempty"` // sockets: the next page's key; "" at the end
+	Error   *Error            `json:"error,omitempty"`
 }
 
 // gather sends req to every node and collects one reply from each node in
@@ -234,7 +235,7 @@ func (r *Router) gather(ctx context.Context, req scatterRequest) ([]scatterReply
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			if len(out) == 0 {
-				return nil, Errorf(CodeUnavailable, "no node answered")
+				return nil, Errorf(contract.CodeUnavailable, "no node answered")
 			}
 			r.log.Warn("cluster request incomplete", "op", req.Op, "answered", len(seen), "expected", want)
 			break
@@ -250,12 +251,12 @@ func (r *Router) gather(ctx context.Context, req scatterRequest) ([]scatterReply
 }
 
 // clusterPresence lists the members of a room on every node.
-func (r *Router) clusterPresence(ctx context.Context, ns, room string) ([]Member, error) {
+func (r *Router) clusterPresence(ctx context.Context, ns, room string) ([]contract.Member, error) {
 	reps, err := r.gather(ctx, scatterRequest{NS: ns, Op: "presence", Room: room})
 	if err != nil {
 		return nil, err
 	}
-	members := []Member{}
+	members := []contract.Member{}
 	for _, rep := range reps {
 		members = append(members, rep.Members...)
 	}
@@ -267,7 +268,7 @@ func (r *Router) handleScatter(m *nats.Msg) {
 	var req scatterRequest
 	rep := scatterReply{ID: r.nodes.id, Node: r.node}
 	if err := json.Unmarshal(m.Data, &req); err != nil {
-		rep.Error = Errorf(CodeBadFrame, "bad node request: %v", err)
+		rep.Error = Errorf(contract.CodeBadFrame, "bad node request: %v", err)
 	} else if req.Node != "" && req.Node != r.nodes.id {
 		return // for another node
 	} else {
@@ -309,6 +310,6 @@ func (r *Router) local(ctx context.Context, req scatterRequest, rep *scatterRepl
 			rep.Count++
 		}
 	default:
-		rep.Error = Errorf(CodeUnknownType, "unknown node request %q", req.Op)
+		rep.Error = Errorf(contract.CodeUnknownType, "unknown node request %q", req.Op)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/metrics"
 )
@@ -23,10 +24,6 @@ import (
 // id publishes, for each socket the lost node held, a presence leave notice
 // per room and a lifecycle disconnect notice, as the lost node would have,
 // with the header Router-Reason: node_lost.
-
-// reasonNodeLost is the Router-Reason of the notices published for the
-// sockets of a lost node.
-const reasonNodeLost = "node_lost"
 
 // snapshotPage bounds the sockets in one snapshot reply.
 const snapshotPage = 2000
@@ -107,7 +104,7 @@ func (r *Router) watchPeers() {
 		return
 	}
 	for _, c := range r.bus.Conns() {
-		for _, kind := range []string{kindLifecycle, kindPresence} {
+		for _, kind := range []string{contract.KindLifecycle, contract.KindPresence} {
 			sub, err := c.Subscribe(r.subj.join("*", kind, "*"), func(m *nats.Msg) { r.trackNotice(c, m) })
 			if err != nil {
 				r.log.Error("subscribe to notices: lost nodes' sockets will get no notices", "err", err)
@@ -138,9 +135,9 @@ func (r *Router) unwatchPeers() {
 // its subject, or of a namespace c does not carry, is not routerd's: a
 // tenant cannot make routerd speak for sockets of another namespace.
 func (r *Router) trackNotice(c *bus.Conn, m *nats.Msg) {
-	id := header(m.Header, "Router-Node-Id")
-	ns, sid := header(m.Header, "Router-Ns"), header(m.Header, "Router-Sid")
-	if id == "" || id == r.nodes.id || ns == "" || sid == "" || header(m.Header, "Router-Reason") == reasonNodeLost {
+	id := header(m.Header, contract.HeaderNodeID)
+	ns, sid := header(m.Header, contract.HeaderNs), header(m.Header, contract.HeaderSid)
+	if id == "" || id == r.nodes.id || ns == "" || sid == "" || header(m.Header, contract.HeaderReason) == contract.ReasonNodeLost {
 		return
 	}
 	subj, ok := r.subj.parse(m.Subject)
@@ -148,26 +145,26 @@ func (r *Router) trackNotice(c *bus.Conn, m *nats.Msg) {
 		return
 	}
 	kind, last := subj.kind, subj.target
-	user := header(m.Header, "Router-User")
+	user := header(m.Header, contract.HeaderUser)
 	t := &r.peers
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.node(id, header(m.Header, "Router-Node"))
+	p := t.node(id, header(m.Header, contract.HeaderNode))
 	switch {
-	case kind == kindLifecycle && last == "connect":
+	case kind == contract.KindLifecycle && last == contract.LifecycleConnect:
 		p.socket(r.m, ns, sid, user)
-	case kind == kindLifecycle && last == "disconnect":
+	case kind == contract.KindLifecycle && last == contract.LifecycleDisconnect:
 		p.drop(r.m, ns, sid)
-	case kind == kindPresence:
-		var n presenceNotice
-		room := header(m.Header, "Router-Room")
+	case kind == contract.KindPresence:
+		var n contract.PresenceNotice
+		room := header(m.Header, contract.HeaderRoom)
 		if json.Unmarshal(m.Data, &n) != nil || room == "" {
 			return
 		}
 		switch n.Action {
-		case "join":
+		case contract.PresenceJoin:
 			p.socket(r.m, ns, sid, user).rooms[room] = struct{}{}
-		case "leave":
+		case contract.PresenceLeave:
 			if s := p.sockets[peerKey(ns, sid)]; s != nil {
 				delete(s.rooms, room)
 			}
@@ -268,27 +265,27 @@ func (r *Router) publishLoss(id string) {
 	for _, s := range p.sockets {
 		h := func(room string) nats.Header {
 			h := nats.Header{
-				"Router-Ns":      {s.ns},
-				"Router-Sid":     {s.sid},
-				"Router-Node":    {p.name},
-				"Router-Node-Id": {id},
-				"Router-Reason":  {reasonNodeLost},
+				contract.HeaderNs:     {s.ns},
+				contract.HeaderSid:    {s.sid},
+				contract.HeaderNode:   {p.name},
+				contract.HeaderNodeID: {id},
+				contract.HeaderReason: {contract.ReasonNodeLost},
 			}
 			if s.user != "" {
-				h["Router-User"] = []string{s.user}
+				h[contract.HeaderUser] = []string{s.user}
 			}
 			if room != "" {
-				h["Router-Room"] = []string{room}
+				h[contract.HeaderRoom] = []string{room}
 			}
 			return h
 		}
 		c := r.bus.For(s.ns)
 		for room := range s.rooms {
 			r.publishNotice(c, &nats.Msg{Subject: r.subj.Presence(s.ns, room), Header: h(room),
-				Data: marshal(presenceNotice{Action: "leave", SID: s.sid, User: s.user, Node: p.name})})
+				Data: marshal(contract.PresenceNotice{Action: contract.PresenceLeave, SID: s.sid, User: s.user, Node: p.name})})
 		}
-		r.publishNotice(c, &nats.Msg{Subject: r.subj.Lifecycle(s.ns, "disconnect"), Header: h(""),
-			Data: marshal(lifecycleNotice{SID: s.sid, User: s.user, Node: p.name})})
+		r.publishNotice(c, &nats.Msg{Subject: r.subj.Lifecycle(s.ns, contract.LifecycleDisconnect), Header: h(""),
+			Data: marshal(contract.LifecycleNotice{SID: s.sid, User: s.user, Node: p.name})})
 	}
 	r.log.Info("published the notices of a lost node", "node", p.name, "id", id, "sockets", len(p.sockets))
 }

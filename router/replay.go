@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/routerd/routerd/contract"
 )
 
 // window keeps the newest n stored events of a room as a scan passes them.
@@ -47,7 +49,7 @@ func (w *window) last() uint64 {
 
 // roomFilter is the stream subject filter of every event of room in ns.
 func (r *Router) roomFilter(ns, room string) string {
-	return r.subj.join(ns, kindRoom, Escape(room), "*")
+	return r.subj.join(ns, contract.KindRoom, contract.Escape(room), "*")
 }
 
 // scan passes the stored events of a room with seq >= from, oldest first,
@@ -271,7 +273,7 @@ func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since u
 	if err == nil {
 		var ok bool
 		if ok, err = r.goLive(ctx, s, rm, c, lastSeq(evs, since)); err == nil && !ok {
-			err = Errorf(CodeLimitExceeded, "the room is too busy to replay its history")
+			err = Errorf(contract.CodeLimitExceeded, "the room is too busy to replay its history")
 		}
 	}
 	if err != nil {
@@ -280,7 +282,7 @@ func (r *Router) joinReplay(ctx context.Context, s *Socket, room string, since u
 		var perr *Error
 		if !errors.As(err, &perr) {
 			r.log.Warn("replay", "ns", s.ns, "room", room, "err", err)
-			err = Errorf(CodeUnavailable, "the room history is unavailable")
+			err = Errorf(contract.CodeUnavailable, "the room history is unavailable")
 		}
 		return false, err
 	}
@@ -361,7 +363,7 @@ func (r *Router) sendReplay(ctx context.Context, s *Socket, evs []histEvent) err
 		if room == 0 {
 			var err error
 			if room, err = pacer.Wait(ctx, len(evs)); err != nil {
-				return Errorf(CodeUnavailable, "replay interrupted: %v", err)
+				return Errorf(contract.CodeUnavailable, "replay interrupted: %v", err)
 			}
 		}
 		if he.exclude != s.sid {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
@@ -95,7 +96,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 	sp.mu.Lock()
 	if s.detached {
 		sp.mu.Unlock()
-		return nil, 0, Errorf(CodeNotConnected, "socket is disconnected")
+		return nil, 0, Errorf(contract.CodeNotConnected, "socket is disconnected")
 	}
 	if rm, ok := s.rooms[name]; ok {
 		sp.mu.Unlock()
@@ -104,7 +105,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 	}
 	if len(s.rooms) >= r.cfg.Limits.MaxRoomsPerSocket {
 		sp.mu.Unlock()
-		return nil, 0, Errorf(CodeLimitExceeded, "a socket may be in at most %d rooms", r.cfg.Limits.MaxRoomsPerSocket)
+		return nil, 0, Errorf(contract.CodeLimitExceeded, "a socket may be in at most %d rooms", r.cfg.Limits.MaxRoomsPerSocket)
 	}
 	rm = sp.rooms[name]
 	first := rm == nil
@@ -135,7 +136,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 	if first && rm.pres != nil {
 		r.background(func() { r.learnRemoteMembers(s.ns, rm) })
 	}
-	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "join", SID: s.sid, User: s.id.User, Node: r.node})
+	r.notice(r.subj.Presence(s.ns, name), s, name, contract.PresenceNotice{Action: contract.PresenceJoin, SID: s.sid, User: s.id.User, Node: r.node})
 	return rm, pos, nil
 }
 
@@ -143,7 +144,7 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 // republishes them, where the namespace keeps history), and to its presence
 // notices where there are presence events. space.mu must be held.
 func (r *Router) openRoom(sp *space, name string) (*room, error) {
-	tok := Escape(name)
+	tok := contract.Escape(name)
 	ch := r.shardFor(roomKey(sp.name, name))
 	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int), remote: make(map[string]remoteMember)}
 	events := r.subj.roomSub(sp.name, tok)
@@ -173,7 +174,7 @@ func (r *Router) leaveRoom(s *Socket, name string) bool {
 	if !r.dropMember(s, name) {
 		return false
 	}
-	r.notice(r.subj.Presence(s.ns, name), s, name, presenceNotice{Action: "leave", SID: s.sid, User: s.id.User, Node: r.node})
+	r.notice(r.subj.Presence(s.ns, name), s, name, contract.PresenceNotice{Action: contract.PresenceLeave, SID: s.sid, User: s.id.User, Node: r.node})
 	return true
 }
 
@@ -200,7 +201,7 @@ func (r *Router) dropMember(s *Socket, name string) bool {
 }
 
 // localMembers lists the members of room in ns on this node.
-func (r *Router) localMembers(ns, name string) []Member {
+func (r *Router) localMembers(ns, name string) []contract.Member {
 	sp := r.lookupSpace(ns)
 	if sp == nil {
 		return nil
@@ -213,9 +214,9 @@ func (r *Router) localMembers(ns, name string) []Member {
 	}
 	rm.mu.RLock()
 	defer rm.mu.RUnlock()
-	out := make([]Member, 0, len(rm.members))
+	out := make([]contract.Member, 0, len(rm.members))
 	for _, s := range rm.members {
-		out = append(out, Member{SID: s.sid, User: s.id.User})
+		out = append(out, contract.Member{SID: s.sid, User: s.id.User})
 	}
 	return out
 }
@@ -280,10 +281,10 @@ func (r *Router) nodeGone(id string) {
 		sp.mu.RUnlock()
 		for _, rm := range rooms {
 			rm.mu.Lock()
-			var lost []Member
+			var lost []contract.Member
 			for sid, m := range rm.remote {
 				if m.node == id {
-					lost = append(lost, Member{SID: sid, User: m.user})
+					lost = append(lost, contract.Member{SID: sid, User: m.user})
 					delete(rm.remote, sid)
 					if rm.told == nil {
 						rm.told = make(map[string]struct{})

@@ -1,7 +1,9 @@
 // Package router is routerd's core: it maps namespaces, rooms and events onto
 // NATS subjects, enforces namespace policy, keeps the membership of local
 // sockets, fans events out to them, and answers presence and control requests
-// for the whole cluster.
+// for the whole cluster. The subjects, headers, payload rule, error codes and
+// bodies it shares with backends are package contract's; the node-to-node
+// subjects under $routerd.P are its own.
 //
 // The router knows nothing of WebSockets. A transport (package bridge)
 // attaches sockets through a Conn, calls the Socket methods for what clients
@@ -32,6 +34,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/metrics"
 )
@@ -58,7 +61,7 @@ type Options struct {
 type Router struct {
 	bus   *bus.Bus
 	cfg   *config.Config
-	subj  Subjects
+	subj  subjects
 	node  string
 	log   *slog.Logger
 	m     *metrics.Metrics
@@ -101,7 +104,7 @@ func New(o Options) *Router {
 	r := &Router{
 		bus:    o.Bus,
 		cfg:    o.Config,
-		subj:   NewSubjects(o.Config.NATS.Prefix),
+		subj:   newSubjects(o.Config.NATS.Prefix),
 		node:   o.Config.Node.Name,
 		log:    log.With("component", "router"),
 		m:      o.Metrics,
@@ -223,19 +226,19 @@ func (r *Router) shardFor(key string) chan *nats.Msg {
 // policy returns the policy of namespace ns, or an error frame's reason.
 func (r *Router) policy(ns string) (config.Namespace, error) {
 	if !config.ValidNamespaceName(ns) {
-		return config.Namespace{}, Errorf(CodeInvalidName, "invalid namespace name %q", ns)
+		return config.Namespace{}, Errorf(contract.CodeInvalidName, "invalid namespace name %q", ns)
 	}
 	p, ok := r.cfg.Namespace(ns)
 	if !ok {
-		return config.Namespace{}, Errorf(CodeUnknownNamespace, "namespace %q is not declared", ns)
+		return config.Namespace{}, Errorf(contract.CodeUnknownNamespace, "namespace %q is not declared", ns)
 	}
 	return p, nil
 }
 
 // validRoom checks a room name against SPEC §1 and limits.max_name_bytes.
 func (r *Router) validRoom(room string) error {
-	if !validText(room, r.cfg.Limits.MaxNameBytes) {
-		return Errorf(CodeInvalidName, "room name must be 1..%d bytes of UTF-8 without control characters", r.cfg.Limits.MaxNameBytes)
+	if !contract.ValidRoomName(room, r.cfg.Limits.MaxNameBytes) {
+		return Errorf(contract.CodeInvalidName, "room name must be 1..%d bytes of UTF-8 without control characters", r.cfg.Limits.MaxNameBytes)
 	}
 	return nil
 }
@@ -249,20 +252,20 @@ func (r *Router) publish(c *bus.Conn, m *nats.Msg) error {
 }
 
 // errBusDown refuses what needs NATS while the connection is down.
-var errBusDown = Errorf(CodeUnavailable, "the message bus is unavailable")
+var errBusDown = Errorf(contract.CodeUnavailable, "the message bus is unavailable")
 
 // natsError maps a NATS client error to the protocol error a client sees.
 func natsError(err error) error {
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return Errorf(CodeNoResponders, "no backend is listening")
+		return Errorf(contract.CodeNoResponders, "no backend is listening")
 	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return Errorf(CodeTimeout, "no reply in time")
+		return Errorf(contract.CodeTimeout, "no reply in time")
 	case errors.Is(err, nats.ErrMaxPayload):
-		return Errorf(CodeTooLarge, "message exceeds the NATS maximum payload")
+		return Errorf(contract.CodeTooLarge, "message exceeds the NATS maximum payload")
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
 		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
-		return Errorf(CodeUnavailable, "the message bus is unavailable")
+		return Errorf(contract.CodeUnavailable, "the message bus is unavailable")
 	}
 	return fmt.Errorf("nats: %w", err)
 }
@@ -274,7 +277,7 @@ func (r *Router) flush(ctx context.Context, c *bus.Conn) error {
 	defer cancel()
 	if err := c.Flush(ctx); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return Errorf(CodeUnavailable, "the message bus did not confirm in time")
+			return Errorf(contract.CodeUnavailable, "the message bus did not confirm in time")
 		}
 		return natsError(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
@@ -45,12 +46,6 @@ type Socket struct {
 	expiry   *time.Timer
 	rooms    map[string]*room // made at the first join
 	detached bool
-}
-
-// Member is one socket in a presence list.
-type Member struct {
-	SID  string `json:"sid"`
-	User string `json:"user,omitempty"`
 }
 
 // SID returns the socket id.
@@ -91,15 +86,15 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 	var id Identity
 	if policy.Auth != config.AuthNone && policy.Auth != "" {
 		if r.auth == nil {
-			return nil, Errorf(CodeUnauthorized, "namespace %q requires %s auth, which this router does not offer", ns, policy.Auth)
+			return nil, Errorf(contract.CodeUnauthorized, "namespace %q requires %s auth, which this router does not offer", ns, policy.Auth)
 		}
 		if id, err = r.auth.Authenticate(ctx, ns, policy, auth, info); err != nil {
 			return nil, err
 		}
 	}
 	if id.User != "" {
-		if !ValidUser(id.User) {
-			return nil, Errorf(CodeInvalidName, "the user name must be 1..%d bytes of UTF-8 without control characters", MaxUserBytes)
+		if !contract.ValidUser(id.User) {
+			return nil, Errorf(contract.CodeInvalidName, "the user name must be 1..%d bytes of UTF-8 without control characters", contract.MaxUserBytes)
 		}
 		if err := fits(r.subj.userSub(ns, id.User)); err != nil {
 			return nil, err
@@ -144,9 +139,9 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 		confirm()
 	}
 	if s.Detached() {
-		return nil, Errorf(CodeNotConnected, "the socket was disconnected while it connected")
+		return nil, Errorf(contract.CodeNotConnected, "the socket was disconnected while it connected")
 	}
-	r.notice(r.subj.Lifecycle(ns, "connect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
+	r.notice(r.subj.Lifecycle(ns, contract.LifecycleConnect), s, "", contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
 	if !id.Expires.IsZero() {
 		s.sp.mu.Lock()
 		s.expiry = time.AfterFunc(time.Until(id.Expires), func() { s.detach("token_expired", true) })
@@ -155,35 +150,22 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 	return s, nil
 }
 
-type lifecycleNotice struct {
-	SID  string `json:"sid"`
-	User string `json:"user,omitempty"`
-	Node string `json:"node"`
-}
-
-type presenceNotice struct {
-	Action string `json:"action"`
-	SID    string `json:"sid"`
-	User   string `json:"user,omitempty"`
-	Node   string `json:"node"`
-}
-
 // headers returns the Router-* headers of a message published for s.
 func (s *Socket) headers(room, event string) nats.Header {
 	h := nats.Header{
-		"Router-Ns":      {s.ns},
-		"Router-Sid":     {s.sid},
-		"Router-Node":    {s.r.node},
-		"Router-Node-Id": {s.r.nodes.id},
+		contract.HeaderNs:     {s.ns},
+		contract.HeaderSid:    {s.sid},
+		contract.HeaderNode:   {s.r.node},
+		contract.HeaderNodeID: {s.r.nodes.id},
 	}
 	if s.id.User != "" {
-		h["Router-User"] = []string{s.id.User}
+		h[contract.HeaderUser] = []string{s.id.User}
 	}
 	if room != "" {
-		h["Router-Room"] = []string{room}
+		h[contract.HeaderRoom] = []string{room}
 	}
 	if event != "" {
-		h["Router-Event"] = []string{event}
+		h[contract.HeaderEvent] = []string{event}
 	}
 	return h
 }
@@ -229,7 +211,7 @@ func (s *Socket) detach(reason string, tell bool) {
 	s.r.removeSocket(s)
 	s.r.releaseNamespace(s.conn, s.ns)
 	s.r.m.SocketDown(s.ns)
-	s.r.notice(s.r.subj.Lifecycle(s.ns, "disconnect"), s, "", lifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
+	s.r.notice(s.r.subj.Lifecycle(s.ns, contract.LifecycleDisconnect), s, "", contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
 	if tell {
 		s.conn.Detached(s, reason)
 	}
@@ -237,11 +219,11 @@ func (s *Socket) detach(reason string, tell bool) {
 
 // checkClientEvent applies the event name rules to a client's emit.
 func checkClientEvent(event string) error {
-	if !ValidEventName(event) {
-		return Errorf(CodeInvalidName, "event name must be 1..%d bytes of UTF-8 without control characters", maxEventBytes)
+	if !contract.ValidEventName(event) {
+		return Errorf(contract.CodeInvalidName, "event name must be 1..%d bytes of UTF-8 without control characters", contract.MaxEventBytes)
 	}
 	if event[0] == '$' {
-		return Errorf(CodeInvalidName, "event names starting with $ are reserved")
+		return Errorf(contract.CodeInvalidName, "event names starting with $ are reserved")
 	}
 	return nil
 }
@@ -257,13 +239,13 @@ func (s *Socket) unsubscribe() {
 // rooms claim.
 func (s *Socket) mayJoin(room string) error {
 	if !s.policy.ClientJoin {
-		return Errorf(CodeForbidden, "clients may not join rooms in namespace %q", s.ns)
+		return Errorf(contract.CodeForbidden, "clients may not join rooms in namespace %q", s.ns)
 	}
 	if err := s.r.validRoom(room); err != nil {
 		return err
 	}
 	if s.id.Rooms != nil && !MatchAny(s.id.Rooms, room) {
-		return Errorf(CodeForbidden, "the token does not allow room %q", room)
+		return Errorf(contract.CodeForbidden, "the token does not allow room %q", room)
 	}
 	return nil
 }
@@ -283,7 +265,7 @@ func (s *Socket) Join(ctx context.Context, room string) error {
 // the socket is not in succeeds.
 func (s *Socket) Leave(room string) error {
 	if !s.policy.ClientJoin {
-		return Errorf(CodeForbidden, "clients may not leave rooms in namespace %q", s.ns)
+		return Errorf(contract.CodeForbidden, "clients may not leave rooms in namespace %q", s.ns)
 	}
 	if err := s.r.validRoom(room); err != nil {
 		return err
@@ -348,20 +330,20 @@ func (s *Socket) EmitRoom(ctx context.Context, room, event string, data json.Raw
 	}
 	switch s.policy.ClientPublish {
 	case config.PublishNone:
-		return 0, Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
+		return 0, Errorf(contract.CodeForbidden, "clients may not publish in namespace %q", s.ns)
 	case config.PublishAny:
 		// Any socket may publish, within the rooms its identity allows.
 		if s.id.Rooms != nil && !MatchAny(s.id.Rooms, room) && !s.InRoom(room) {
-			return 0, Errorf(CodeForbidden, "the token does not allow room %q", room)
+			return 0, Errorf(contract.CodeForbidden, "the token does not allow room %q", room)
 		}
 	default:
 		if !s.InRoom(room) {
-			return 0, Errorf(CodeNotMember, "not a member of room %q", room)
+			return 0, Errorf(contract.CodeNotMember, "not a member of room %q", room)
 		}
 	}
 	h := s.headers(room, event)
 	if !self {
-		h["Router-Exclude"] = []string{s.sid}
+		h[contract.HeaderExclude] = []string{s.sid}
 	}
 	m := &nats.Msg{Subject: subject, Data: data, Header: h}
 	if s.hist != nil && ack {
@@ -383,11 +365,11 @@ func (s *Socket) EmitBroadcast(ctx context.Context, event string, data json.RawM
 		return err
 	}
 	if s.policy.ClientPublish == config.PublishNone {
-		return Errorf(CodeForbidden, "clients may not publish in namespace %q", s.ns)
+		return Errorf(contract.CodeForbidden, "clients may not publish in namespace %q", s.ns)
 	}
 	h := s.headers("", event)
 	if !self {
-		h["Router-Exclude"] = []string{s.sid}
+		h[contract.HeaderExclude] = []string{s.sid}
 	}
 	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Broadcast(s.ns, event), Data: data, Header: h}, ack)
 }
@@ -396,13 +378,13 @@ func (s *Socket) EmitBroadcast(ctx context.Context, event string, data json.RawM
 // direct). A sid that does not exist is not an error.
 func (s *Socket) EmitTo(ctx context.Context, sid, event string, data json.RawMessage, ack bool) error {
 	if !s.policy.Direct {
-		return Errorf(CodeForbidden, "direct messages are off in namespace %q", s.ns)
+		return Errorf(contract.CodeForbidden, "direct messages are off in namespace %q", s.ns)
 	}
 	if err := checkClientEvent(event); err != nil {
 		return err
 	}
-	if !ValidSID(sid) {
-		return Errorf(CodeInvalidName, "to must be a socket id: 1..%d characters of [A-Za-z0-9_-]", MaxSIDBytes)
+	if !contract.ValidSID(sid) {
+		return Errorf(contract.CodeInvalidName, "to must be a socket id: 1..%d characters of [A-Za-z0-9_-]", contract.MaxSIDBytes)
 	}
 	return s.send(ctx, &nats.Msg{Subject: s.r.subj.Socket(s.ns, sid, event), Data: data, Header: s.headers("", event)}, ack)
 }
@@ -455,18 +437,18 @@ func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage
 		}
 		return nil, natsError(err)
 	}
-	if code := header(reply.Header, "Router-Error"); code != "" {
-		return nil, &Error{Code: Code(code), Message: string(reply.Data)}
+	if code := header(reply.Header, contract.HeaderError); code != "" {
+		return nil, &Error{Code: contract.Code(code), Message: string(reply.Data)}
 	}
-	return Payload(reply.Data), nil
+	return contract.Payload(reply.Data), nil
 }
 
 // Presence lists the members of room across the cluster (policy presence).
 // As for history, a socket may list the rooms it is in and those it may
 // join (client_join and the token's rooms claim).
-func (s *Socket) Presence(ctx context.Context, room string) ([]Member, error) {
+func (s *Socket) Presence(ctx context.Context, room string) ([]contract.Member, error) {
 	if !s.policy.Presence {
-		return nil, Errorf(CodeForbidden, "presence is off in namespace %q", s.ns)
+		return nil, Errorf(contract.CodeForbidden, "presence is off in namespace %q", s.ns)
 	}
 	if err := s.r.validRoom(room); err != nil {
 		return nil, err
@@ -486,7 +468,7 @@ func (s *Socket) Presence(ctx context.Context, room string) ([]Member, error) {
 // join.
 func (s *Socket) History(ctx context.Context, room string, limit int, before uint64) ([]*Event, error) {
 	if s.hist == nil {
-		return nil, Errorf(CodeForbidden, "namespace %q keeps no history", s.ns)
+		return nil, Errorf(contract.CodeForbidden, "namespace %q keeps no history", s.ns)
 	}
 	if !s.InRoom(room) {
 		if err := s.mayJoin(room); err != nil {
@@ -494,12 +476,12 @@ func (s *Socket) History(ctx context.Context, room string, limit int, before uin
 		}
 	}
 	if limit <= 0 {
-		return nil, Errorf(CodeBadFrame, "limit must be a positive number")
+		return nil, Errorf(contract.CodeBadFrame, "limit must be a positive number")
 	}
 	evs, err := s.r.scrollback(ctx, s.hist, room, min(limit, s.hist.policy.MaxMsgs), before)
 	if err != nil {
 		s.r.log.Warn("history", "ns", s.ns, "room", room, "err", err)
-		return nil, Errorf(CodeUnavailable, "the room history is unavailable")
+		return nil, Errorf(contract.CodeUnavailable, "the room history is unavailable")
 	}
 	return evs, nil
 }

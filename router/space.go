@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 )
 
@@ -45,7 +46,7 @@ func (r *Router) attachSocket(s *Socket, policy config.Namespace) (confirm func(
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ctx == nil || r.closing {
-		return nil, Errorf(CodeUnavailable, "router is shutting down")
+		return nil, Errorf(contract.CodeUnavailable, "router is shutting down")
 	}
 	sp := r.spaces[s.ns]
 	if sp == nil {

@@ -310,7 +310,7 @@ func (r *Router) hold(id string, names []string) (busy []string) {
 			h.sweeps[id] = time.AfterFunc(sweepLease, func() { r.releaseHold(ns, id) })
 		}
 		// The next connect makes (or checks) the stream again.
-		r.streams.Delete(historyStream(r.subj.prefix, ns))
+		r.streams.Delete(historyStream(r.subj.Prefix(), ns))
 	}
 	return busy
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
@@ -170,7 +171,7 @@ func argsData(args []json.RawMessage) json.RawMessage {
 	case 0:
 		return json.RawMessage("null")
 	case 1:
-		return router.Payload(args[0])
+		return contract.Payload(args[0])
 	}
 	out := []byte{'['}
 	for i, a := range args {
@@ -179,5 +180,5 @@ func argsData(args []json.RawMessage) json.RawMessage {
 		}
 		out = append(out, a...)
 	}
-	return router.Payload(append(out, ']'))
+	return contract.Payload(append(out, ']'))
 }

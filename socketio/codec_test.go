@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
@@ -157,11 +158,11 @@ func TestEncodeEvent(t *testing.T) {
 func TestReplies(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{string(ackUnit("/", 3, okArg)), `433[{"ok":true}]`},
-		{string(ackUnit("/chat", 12, errorArg(router.Errorf(router.CodeNoResponders, "no backend is listening")))),
+		{string(ackUnit("/chat", 12, errorArg(router.Errorf(contract.CodeNoResponders, "no backend is listening")))),
 			`43/chat,12[{"error":{"code":"no_responders","message":"no backend is listening"}}]`},
 		{string(connectUnit("/", "abc", "")), `40{"sid":"abc"}`},
 		{string(connectUnit("/admin", "abc", "p1")), `40/admin,{"pid":"p1","sid":"abc"}`},
-		{string(connectErrorUnit("/x", &router.Error{Code: router.CodeUnknownNamespace, Message: "Invalid namespace"})),
+		{string(connectErrorUnit("/x", &router.Error{Code: contract.CodeUnknownNamespace, Message: "Invalid namespace"})),
 			`44/x,{"data":{"code":"unknown_namespace"},"message":"Invalid namespace"}`},
 		{string(disconnectUnit("/admin")), `41/admin,`},
 		{string(argsData(nil)), `null`},

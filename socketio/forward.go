@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/router"
 )
@@ -59,15 +60,15 @@ const tagLen = 8
 // validTag reports whether tag may be a node's: one subject token of the
 // right length. A sid with any other tag is unknown everywhere.
 func validTag(tag string) bool {
-	return len(tag) == tagLen && router.Escape(tag) == tag
+	return len(tag) == tagLen && contract.Escape(tag) == tag
 }
 
 // startForwarding subscribes to the requests other nodes forward here.
 func (s *Server) startForwarding(nc *bus.Conn) error {
-	subj := router.NewSubjects(s.cfg.NATS.Prefix)
+	prefix := s.cfg.NATS.Prefix
 	s.fwd = &forwarding{
 		nc:       nc,
-		subject:  func(tag string) string { return subj.Internal("eio", tag) },
+		subject:  func(tag string) string { return router.InternalSubject(prefix, "eio", tag) },
 		inflight: make(map[string]context.CancelFunc),
 	}
 	reqs, err := nc.Subscribe(s.fwd.subject(s.tag), s.serveForwarded)

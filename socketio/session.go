@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/routerd/routerd/internal/connheader"
+	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/router"
 )
 
@@ -55,14 +57,13 @@ type session struct {
 	info router.ConnInfo
 	ctx  context.Context // ends when the session closes
 	stop context.CancelFunc
-	wake chan struct{} // capacity 1: the queue or the state changed
+	q    *sendq.Queue  // units waiting for the transport, at most limits.send_queue; closed with the session, under mu
+	wake chan struct{} // capacity 1: units were queued for an idle transport, or the state changed
 
 	limit   *rate.Limiter // Socket.IO packets; nil when unlimited
 	strikes *rate.Limiter // refused packets tolerated before closing
 
-	mu        sync.Mutex
-	queue     [][]byte             // units waiting for the transport; guarded by mu
-	taken     chan struct{}        // capacity 1: units were taken; made by the first wait; guarded by mu
+	mu        sync.Mutex           // taken before q's lock, never after
 	ws        wsConn               // the WebSocket once upgraded (or WebSocket only); guarded by mu
 	probing   bool                 // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
 	upgrading bool                 // an upgrade holds the session, from holdUpgrade until its handshake ends; guarded by mu
@@ -87,6 +88,7 @@ func newSession(srv *Server, r *http.Request) *session {
 		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
 		ctx:     ctx,
 		stop:    cancel,
+		q:       sendq.New(srv.cfg.Limits.SendQueue, nil),
 		wake:    make(chan struct{}, 1),
 		sockets: make(map[string]*nsSocket),
 	}
@@ -170,63 +172,20 @@ func (s *session) pong() {
 	}
 }
 
-// push queues a unit without blocking; a session whose queue is full is a
+// push queues a unit without blocking, and wakes the transport when it is
+// idle (its last take found nothing); a session whose queue is full is a
 // slow consumer and is closed.
 func (s *session) push(unit []byte) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	if len(s.queue) >= s.srv.cfg.Limits.SendQueue {
-		s.mu.Unlock()
+	start, err := s.q.Push(unit)
+	switch {
+	case errors.Is(err, sendq.ErrFull):
 		s.close(closeSlow)
-		return
-	}
-	s.queue = append(s.queue, unit)
-	s.mu.Unlock()
-	s.signal()
-}
-
-// wait blocks until units fit in the first half of the send queue, or the
-// session closes, or ctx ends, and returns how many do (at least 1, at most
-// n): a recovery replay is paced to the client's reading, and the other
-// half stays free for what is queued meanwhile (live events, the CONNECT
-// packet that follows the replay).
-func (s *session) wait(ctx context.Context, n int) (int, error) {
-	limit := s.srv.cfg.Limits.SendQueue
-	for {
-		s.mu.Lock()
-		if s.taken == nil {
-			s.taken = make(chan struct{}, 1)
-		}
-		taken, free, closed := s.taken, limit-limit/2-len(s.queue), s.closed
-		s.mu.Unlock()
-		switch {
-		case closed:
-			return 0, errSessionClosed
-		case free > 0:
-			return min(free, n), nil
-		}
-		select {
-		case <-taken:
-		case <-s.ctx.Done():
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
+	case start:
+		s.signal()
 	}
 }
 
-var errSessionClosed = errors.New("session closed")
-
-// tookUnits wakes a wait after units were taken; s.mu is held.
-func (s *session) tookUnits() {
-	select {
-	case s.taken <- struct{}{}: // nil (never ready) until someone waits
-	default:
-	}
-}
-
+// signal wakes the transport (the WebSocket writer or a pending poll).
 func (s *session) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -245,9 +204,7 @@ func (s *session) close(why closeReason) {
 		return
 	}
 	s.closed, s.why = true, why
-	if why.drop {
-		s.queue = nil
-	}
+	s.q.Close(why.drop) // the transport is woken below, whatever this reports
 	if s.heartbeat != nil {
 		s.heartbeat.Stop()
 	}
@@ -286,13 +243,11 @@ func (s *session) teardown() {
 }
 
 // take removes and returns everything queued, and whether the session is
-// closed.
+// closed: both at once, so that nothing queued before the close is missed.
 func (s *session) take() (units [][]byte, closed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	units, s.queue = s.queue, nil
-	s.tookUnits()
-	return units, s.closed
+	return s.q.Take(nil, math.MaxInt), s.closed
 }
 
 // takePoll is take for a pending poll, which must return at once (with a
@@ -304,7 +259,5 @@ func (s *session) takePoll() (units [][]byte, closed, probing bool) {
 	if s.ws != nil {
 		return nil, s.closed, true
 	}
-	units, s.queue = s.queue, nil
-	s.tookUnits()
-	return units, s.closed, s.probing
+	return s.q.Take(nil, math.MaxInt), s.closed, s.probing
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/router"
 )
 
@@ -32,7 +33,7 @@ func (n *nsSocket) Send(unit []byte) { n.sess.push(unit) }
 
 // Wait implements router.Pacer: a recovery replay waits here for the
 // client to read.
-func (n *nsSocket) Wait(ctx context.Context, k int) (int, error) { return n.sess.wait(ctx, k) }
+func (n *nsSocket) Wait(ctx context.Context, k int) (int, error) { return n.sess.q.Wait(ctx, k) }
 
 // Detached implements router.Conn: the client gets DISCONNECT for the
 // namespace (Socket.IO's "io server disconnect", after which it does not
@@ -149,7 +150,7 @@ func (s *session) onAttachment(b []byte) {
 	// max_frame_bytes as any event's data does, which is checked before
 	// anything is built.
 	if size, limit := rebuiltSize(pkt.data, phs, atts), s.srv.cfg.Limits.MaxFrameBytes; size > limit {
-		s.refuse(pkt, router.Errorf(router.CodeTooLarge, "the data with its attachments in base64 is %d bytes, over max_frame_bytes (%d)", size, limit))
+		s.refuse(pkt, router.Errorf(contract.CodeTooLarge, "the data with its attachments in base64 is %d bytes, over max_frame_bytes (%d)", size, limit))
 		return
 	}
 	pkt.typ, pkt.attachments, pkt.data = sioEvent, 0, reconstruct(pkt.data, phs, atts)
@@ -202,7 +203,7 @@ func (s *session) admit(pkt sioPacket) bool {
 // notConnected is the refusal of a packet for a namespace the session is
 // not connected to.
 func notConnected(nsp string) *router.Error {
-	return router.Errorf(router.CodeNotConnected, "not connected to namespace %q", nsp)
+	return router.Errorf(contract.CodeNotConnected, "not connected to namespace %q", nsp)
 }
 
 // allow applies limits.rate to one packet: over it the packet is refused,
@@ -215,7 +216,7 @@ func (s *session) allow(pkt sioPacket) bool {
 		s.close(closeRate)
 		return false
 	}
-	s.refuse(pkt, router.Errorf(router.CodeRateLimited, "more than %g packets per second", s.srv.cfg.Limits.Rate.PerSecond))
+	s.refuse(pkt, router.Errorf(contract.CodeRateLimited, "more than %g packets per second", s.srv.cfg.Limits.Rate.PerSecond))
 	return false
 }
 
@@ -264,11 +265,11 @@ func (s *session) onConnect(pkt sioPacket) {
 	ns, codec, ok := s.srv.namespace(pkt.nsp)
 	if !ok {
 		// Socket.IO's own message for it.
-		s.refuse(pkt, &router.Error{Code: router.CodeUnknownNamespace, Message: "Invalid namespace"})
+		s.refuse(pkt, &router.Error{Code: contract.CodeUnknownNamespace, Message: "Invalid namespace"})
 		return
 	}
 	if s.socket(pkt.nsp) != nil {
-		s.refuse(pkt, router.Errorf(router.CodeAlreadyConnected, "already connected to namespace %q", pkt.nsp))
+		s.refuse(pkt, router.Errorf(contract.CodeAlreadyConnected, "already connected to namespace %q", pkt.nsp))
 		return
 	}
 	auth, res := splitAuth(pkt.data)
@@ -317,7 +318,7 @@ func (s *session) onEvent(pkt sioPacket) {
 	var args []json.RawMessage
 	var name string
 	if json.Unmarshal(pkt.data, &args) != nil || json.Unmarshal(args[0], &name) != nil {
-		s.refuse(pkt, router.Errorf(router.CodeBadFrame, "the event name must be a string"))
+		s.refuse(pkt, router.Errorf(contract.CodeBadFrame, "the event name must be a string"))
 		return
 	}
 	sock, rest, ack := n.sock, args[1:], pkt.id != noID
@@ -361,7 +362,7 @@ func (s *session) onEvent(pkt sioPacket) {
 func roomArg(args []json.RawMessage) (string, error) {
 	var room string
 	if len(args) == 0 || json.Unmarshal(args[0], &room) != nil {
-		return "", router.Errorf(router.CodeBadFrame, "the first argument must be the room name")
+		return "", router.Errorf(contract.CodeBadFrame, "the first argument must be the room name")
 	}
 	return room, nil
 }

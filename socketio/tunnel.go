@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/router"
@@ -300,7 +301,7 @@ func (s *Server) serveTunnel(m *nats.Msg) {
 	case sess == nil:
 		fail(rec, http.StatusBadRequest, errSessionUnknown, "")
 		return
-	case id == "" || router.Escape(id) != id || !validTag(edgeTag):
+	case id == "" || contract.Escape(id) != id || !validTag(edgeTag):
 		// Each is one subject token.
 		fail(rec, http.StatusBadRequest, errBadRequest, "")
 		return

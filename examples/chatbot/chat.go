@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/routerd/routerd/router"
+	"github.com/routerd/routerd/contract"
 )
 
 // chatLine is the data of a chat message event: {"name": .., "text": ..}.
@@ -20,7 +20,7 @@ type chatLine struct {
 // routerd sets on client emits, else the subject's room token unescaped
 // (a backend's publish carries no headers).
 func (s subjects) roomOf(m *nats.Msg) (string, error) {
-	if room := m.Header.Get("Router-Room"); room != "" {
+	if room := m.Header.Get(contract.HeaderRoom); room != "" {
 		return room, nil
 	}
 	tok, ok := strings.CutPrefix(m.Subject, s.roomPrefix)
@@ -30,7 +30,7 @@ func (s subjects) roomOf(m *nats.Msg) (string, error) {
 	if !ok || tok == "" || strings.Contains(tok, ".") {
 		return "", fmt.Errorf("subject %q is not a chat line", m.Subject)
 	}
-	room, err := router.Unescape(tok)
+	room, err := contract.Unescape(tok)
 	if err != nil {
 		return "", fmt.Errorf("room token %q: %w", tok, err)
 	}
@@ -50,7 +50,7 @@ func (b *Bot) onChatLine(m *nats.Msg) {
 	if err := json.Unmarshal(m.Data, &line); err != nil {
 		b.log.Debug("chat line that is not {name, text}", "room", room, "data", string(m.Data))
 	}
-	sid := m.Header.Get("Router-Sid")
+	sid := m.Header.Get(contract.HeaderSid)
 	if sid == "" {
 		b.log.Debug("backend chat line", "room", room, "name", line.Name, "text", line.Text)
 		b.stats.ignored.Add(1)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/routerd/routerd/router"
+	"github.com/routerd/routerd/contract"
 )
 
 // helpText answers /help.
@@ -34,19 +34,6 @@ func (b *Bot) command(room, text string) (string, bool) {
 	}
 }
 
-// member is one entry of a presence reply.
-type member struct {
-	SID  string `json:"sid"`
-	User string `json:"user,omitempty"`
-}
-
-// presenceReply is routerd's answer to ctl presence.
-type presenceReply struct {
-	OK      bool          `json:"ok"`
-	Members []member      `json:"members"`
-	Error   *router.Error `json:"error"`
-}
-
 // who answers /who: the members of room by nickname where the bot knows
 // one, else by authenticated user, else by a short sid.
 func (b *Bot) who(room string) string {
@@ -67,7 +54,7 @@ func (b *Bot) who(room string) string {
 }
 
 // display is how /who shows a member.
-func (b *Bot) display(m member) string {
+func (b *Bot) display(m contract.Member) string {
 	if name, ok := b.nicks.Nick(m.SID); ok {
 		return name
 	}
@@ -87,15 +74,15 @@ func shortSID(sid string) string {
 }
 
 // presence asks routerd who is in room (across the cluster).
-func (b *Bot) presence(room string) ([]member, error) {
+func (b *Bot) presence(room string) ([]contract.Member, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.RequestTimeout)
 	defer cancel()
-	body := mustJSON(map[string]string{"room": room})
+	body := mustJSON(contract.CtlRequest{Room: room})
 	rep, err := b.nc.RequestWithContext(ctx, b.subj.presence, body)
 	if err != nil {
 		return nil, fmt.Errorf("ctl presence %q: %w", room, err)
 	}
-	var r presenceReply
+	var r contract.CtlReply
 	if err := json.Unmarshal(rep.Data, &r); err != nil {
 		return nil, fmt.Errorf("ctl presence %q: reply: %w", room, err)
 	}

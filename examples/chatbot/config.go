@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/routerd/routerd/router"
+	"github.com/routerd/routerd/contract"
 )
 
 // Config is what a bot needs. Fields left zero take the defaults written
@@ -84,7 +84,7 @@ func (c Config) withDefaults() (Config, error) {
 
 // subjects are the NATS subjects one bot uses.
 type subjects struct {
-	router.Subjects
+	contract.Subjects
 	roomMessages string // P.{ns}.room.*.message: every chat line
 	roomPrefix   string // "P.{ns}.room.": a room subject up to its room token
 	nick         string // P.{ns}.server.nick: nickname requests from clients
@@ -98,15 +98,15 @@ type subjects struct {
 const chatEvent = "message"
 
 func newSubjects(c Config) subjects {
-	s := router.NewSubjects(c.Prefix)
+	s := contract.NewSubjects(c.Prefix)
 	state := c.Group + "." + c.Prefix + "." + c.NS + ".nicks."
 	return subjects{
 		Subjects:     s,
 		roomMessages: c.Prefix + "." + c.NS + ".room.*." + chatEvent,
 		roomPrefix:   c.Prefix + "." + c.NS + ".room.",
 		nick:         s.Server(c.NS, "nick"),
-		disconnect:   s.Lifecycle(c.NS, "disconnect"),
-		presence:     s.Ctl(c.NS, "presence"),
+		disconnect:   s.Lifecycle(c.NS, contract.LifecycleDisconnect),
+		presence:     s.Ctl(c.NS, contract.CtlPresence),
 		claims:       state + "claim",
 		sync:         state + "sync",
 	}

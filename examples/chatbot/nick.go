@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/routerd/routerd/router"
+	"github.com/routerd/routerd/contract"
 )
 
 // maxNickRunes bounds nicknames.
@@ -43,11 +43,6 @@ type nickRequest struct {
 type nickReply struct {
 	OK   bool   `json:"ok"`
 	Name string `json:"name"`
-}
-
-// disconnectNotice is routerd's P.{ns}.lifecycle.disconnect payload.
-type disconnectNotice struct {
-	SID string `json:"sid"`
 }
 
 // stateLoop handles, one at a time and in arrival order, everything that
@@ -96,7 +91,7 @@ func (b *Bot) handleState(m *nats.Msg) {
 		}
 		b.nicks.Apply(c)
 	case b.subj.disconnect:
-		var n disconnectNotice
+		var n contract.LifecycleNotice
 		if err := json.Unmarshal(m.Data, &n); err != nil || n.SID == "" {
 			b.log.Warn("ignoring malformed disconnect notice", "data", string(m.Data), "err", err)
 			return
@@ -117,33 +112,33 @@ func (b *Bot) handleState(m *nats.Msg) {
 // without a reply subject (an emit without id) is granted all the same.
 func (b *Bot) onNick(m *nats.Msg) {
 	b.stats.nicks.Add(1)
-	sid := m.Header.Get("Router-Sid")
+	sid := m.Header.Get(contract.HeaderSid)
 	if sid == "" {
-		b.refuse(m, router.CodeBadFrame, "nick needs a Router-Sid header (it is a client request)")
+		b.refuse(m, contract.CodeBadFrame, "nick needs a Router-Sid header (it is a client request)")
 		return
 	}
 	var req nickRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil || req.Name == nil {
-		b.refuse(m, router.CodeBadFrame, `nick data must be {"name": "..."}`)
+		b.refuse(m, contract.CodeBadFrame, `nick data must be {"name": "..."}`)
 		return
 	}
 	name := *req.Name
 	if err := validNick(name); err != nil {
-		b.refuse(m, router.CodeInvalidName, err.Error())
+		b.refuse(m, contract.CodeInvalidName, err.Error())
 		return
 	}
 	if fold(name) == fold(b.cfg.Name) {
-		b.refuse(m, router.CodeForbidden, "nickname reserved")
+		b.refuse(m, contract.CodeForbidden, "nickname reserved")
 		return
 	}
 	c, fresh, err := b.nicks.Grant(sid, name, b.cfg.Clock())
 	switch {
 	case errors.Is(err, ErrTaken):
 		b.log.Info("nickname refused", "name", name, "sid", sid, "holder", c.SID)
-		b.refuse(m, router.CodeForbidden, "nickname taken")
+		b.refuse(m, contract.CodeForbidden, "nickname taken")
 		return
 	case errors.Is(err, ErrGone):
-		b.refuse(m, router.CodeNotConnected, "socket disconnected")
+		b.refuse(m, contract.CodeNotConnected, "socket disconnected")
 		return
 	}
 	if fresh {
@@ -159,8 +154,8 @@ func (b *Bot) onNick(m *nats.Msg) {
 
 // refuse answers m with a Router-Error header: the client gets an error
 // frame with code and message.
-func (b *Bot) refuse(m *nats.Msg, code router.Code, message string) {
-	b.reply(m, nats.Header{"Router-Error": {string(code)}}, []byte(message))
+func (b *Bot) refuse(m *nats.Msg, code contract.Code, message string) {
+	b.reply(m, nats.Header{contract.HeaderError: {string(code)}}, []byte(message))
 }
 
 // reply answers a request; a message without a reply subject gets nothing.

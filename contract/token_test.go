@@ -1,4 +1,4 @@
-package router
+package contract
 
 import (
 	"strings"
@@ -117,52 +117,34 @@ func TestValidText(t *testing.T) {
 	}
 }
 
-func TestSubjectsParse(t *testing.T) {
-	s := NewSubjects("acme.rt")
-	tests := []struct {
-		subject string
-		want    parsed
-		ok      bool
-	}{
-		{"acme.rt.chat.room.a%2Eb.msg", parsed{ns: "chat", kind: kindRoom, target: "a%2Eb", event: "msg"}, true},
-		{"acme.rt.chat.socket.SID.ev", parsed{ns: "chat", kind: kindSocket, target: "SID", event: "ev"}, true},
-		{"acme.rt.chat.user.bob.ev", parsed{ns: "chat", kind: kindUser, target: "bob", event: "ev"}, true},
-		{"acme.rt.chat.broadcast.ev", parsed{ns: "chat", kind: kindBroadcast, event: "ev"}, true},
-		{"acme.rt.chat.presence.lobby", parsed{ns: "chat", kind: kindPresence, target: "lobby"}, true},
-		{"acme.rt.chat.room.lobby", parsed{}, false},
-		{"acme.rt.chat.room.lobby.a.b", parsed{}, false},
-		{"acme.rtx.chat.broadcast.ev", parsed{}, false},
-		{"other.chat.broadcast.ev", parsed{}, false},
-		{"acme.rt", parsed{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := s.parse(tt.subject)
-		if ok != tt.ok || (ok && got != tt.want) {
-			t.Errorf("parse(%q) = %+v, %v; want %+v, %v", tt.subject, got, ok, tt.want, tt.ok)
-		}
-	}
-	if got := s.Room("chat", "a.b c", "new msg"); got != "acme.rt.chat.room.a%2Eb%20c.new%20msg" {
-		t.Errorf("Room = %q", got)
+func BenchmarkEscape(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = Escape("room name.with dots")
 	}
 }
 
-func TestPayload(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"a":1}`, `{"a":1}`},
-		{"{\n  \"a\": [1, 2]\n}", `{"a":[1,2]}`},
-		{``, `null`},
-		{`  `, `"  "`},
-		{"\n", `"\n"`},
-		{`hello`, `"hello"`},
-		{`hello world`, `"hello world"`},
-		{`42`, `42`},
-		{`"s"`, `"s"`},
-		{"\xff", `"\ufffd"`},
-		{`{"a":`, `"{\"a\":"`},
+func BenchmarkUnescape(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_, _ = Unescape("room%20name%2Ewith%20dots")
 	}
-	for _, tt := range tests {
-		if got := string(Payload([]byte(tt.in))); got != tt.want {
-			t.Errorf("Payload(%q) = %s, want %s", tt.in, got, tt.want)
+}
+
+func TestValidSID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"3mK8bq0rGfZ1xJY2a7cPnw": true,
+		"a":                      true,
+		strings.Repeat("a", 64):  true,
+		strings.Repeat("a", 65):  false,
+		"":                       false,
+		"a b":                    false,
+		"a.b":                    false,
+		"a%2Eb":                  false,
+		"*":                      false,
+	} {
+		if got := ValidSID(s); got != want {
+			t.Errorf("ValidSID(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package router
+package contract
 
 import (
 	"errors"
@@ -16,9 +16,9 @@ func safeByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-'
 }
 
-// Escape turns a name into one NATS subject token (SPEC §3): bytes
-// [A-Za-z0-9_-] stay, every other byte becomes %XX with upper-case hex.
-// The empty name has no token; callers validate names first.
+// Escape turns a name into one NATS subject token: bytes [A-Za-z0-9_-]
+// stay, every other byte becomes %XX with upper-case hex (room "a.b c" is
+// token "a%2Eb%20c"). The empty name has no token; validate names first.
 func Escape(name string) string {
 	n := 0
 	for i := 0; i < len(name); i++ {
@@ -98,7 +98,7 @@ func unhex(c byte) int {
 }
 
 // validText reports whether s is 1..max bytes of valid UTF-8 without control
-// characters: the rule for room and event names.
+// characters: the rule for room, event and user names.
 func validText(s string, max int) bool {
 	if len(s) == 0 || len(s) > max || !utf8.ValidString(s) {
 		return false
@@ -111,22 +111,19 @@ func validText(s string, max int) bool {
 	return true
 }
 
+// ValidRoomName reports whether s may name a room: 1..maxBytes bytes of
+// UTF-8 without control characters, maxBytes being routerd's
+// limits.max_name_bytes (128 by default).
+func ValidRoomName(s string, maxBytes int) bool { return validText(s, maxBytes) }
+
 // MaxSIDBytes bounds a socket id given as a target: routerd's own are 22
 // bytes.
 const MaxSIDBytes = 64
 
 // ValidSID reports whether s may be a socket id: 1..MaxSIDBytes bytes of
-// [A-Za-z0-9_-] (SPEC §1), so one subject token as it is.
+// [A-Za-z0-9_-], so one subject token as it is.
 func ValidSID(s string) bool {
-	if len(s) == 0 || len(s) > MaxSIDBytes {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !safeByte(s[i]) {
-			return false
-		}
-	}
-	return true
+	return len(s) > 0 && len(s) <= MaxSIDBytes && Escape(s) == s
 }
 
 // MaxUserBytes bounds a user name (a JWT sub, an auth backend's user).
@@ -136,8 +133,10 @@ const MaxUserBytes = 256
 // UTF-8 without control characters.
 func ValidUser(s string) bool { return validText(s, MaxUserBytes) }
 
-// maxEventBytes bounds event names (SPEC §1).
-const maxEventBytes = 64
+// MaxEventBytes bounds event names.
+const MaxEventBytes = 64
 
-// ValidEventName reports whether s may name an event (reserved $ names included).
-func ValidEventName(s string) bool { return validText(s, maxEventBytes) }
+// ValidEventName reports whether s may name an event: 1..MaxEventBytes
+// bytes of UTF-8 without control characters. Names starting with $
+// ($join, $leave) are valid but reserved: clients may not emit them.
+func ValidEventName(s string) bool { return validText(s, MaxEventBytes) }
