@@ -52,6 +52,20 @@ func NewSubjects(prefix string) Subjects { return Subjects{prefix: prefix} }
 // Prefix returns the prefix P the subjects start with.
 func (s Subjects) Prefix() string { return s.prefix }
 
+// HistoryStream is the name of the JetStream stream that keeps the room
+// history of namespace ns (README, "History and recovery"):
+// routerd_{P}_{ns}, with the prefix's dots as underscores. A backend reads
+// a room's history from it (the subject filter is Room(ns, room, "*")).
+func (s Subjects) HistoryStream(ns string) string {
+	return HistoryStreamPrefix(s.prefix) + ns
+}
+
+// HistoryStreamPrefix starts the name of every history stream under
+// prefix: routerd_{P}_.
+func HistoryStreamPrefix(prefix string) string {
+	return "routerd_" + strings.ReplaceAll(prefix, ".", "_") + "_"
+}
+
 // join builds prefix.tok1.tok2...; the tokens must already be escaped.
 func (s Subjects) join(tokens ...string) string {
 	n := len(s.prefix)

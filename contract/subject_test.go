@@ -15,6 +15,7 @@ func TestSubjects(t *testing.T) {
 		{s.Auth("chat"), "acme.rt.chat.auth"},
 		{s.Ctl("chat", CtlPresence), "acme.rt.chat.ctl.presence"},
 		{s.Prefix(), "acme.rt"},
+		{s.HistoryStream("chat"), "routerd_acme_rt_chat"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

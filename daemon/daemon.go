@@ -73,8 +73,8 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// Start brings the node up: NATS, router, HTTP. On error everything started
-// so far is stopped again.
+// Start brings the node up: NATS, router, transports, HTTP. On error
+// everything started so far is stopped again.
 func (d *Daemon) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -106,6 +106,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.bridge = bridge.New(bridge.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m})
 	if d.cfg.SocketIO.Enabled {
 		d.sio = socketio.New(socketio.Options{Router: d.router, Config: d.cfg, Logger: d.log, Metrics: d.m, NATS: b.Main()})
+		if err = d.sio.Start(ctx); err != nil {
+			d.router.Close()
+			return err
+		}
 	}
 	if d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
 		d.router.Close()

@@ -42,7 +42,7 @@ func (r *Router) dispatchSafely(m *nats.Msg) {
 // now: a message still queued for a subscription that was replaced (a room
 // emptied and filled again) is dropped rather than delivered twice.
 func (r *Router) dispatch(m *nats.Msg) {
-	subject, stored := r.subj.unstored(m.Subject)
+	subject, stored := r.subj.sys.Unstored(m.Subject)
 	if !stored {
 		subject = m.Subject
 	}

@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -222,7 +221,7 @@ func (r *Router) historySubjects() string { return r.subj.join("*", contract.Kin
 // the history stream of a glob namespace with history, in the account of
 // connection c; else "".
 func (r *Router) globStream(c *bus.Conn, name string) (ns, key string) {
-	ns, ok := strings.CutPrefix(name, historyStream(r.subj.Prefix(), ""))
+	ns, ok := r.subj.sys.HistoryNamespace(name)
 	if !ok || !config.ValidNamespaceName(ns) || r.bus.For(ns) != c {
 		return "", ""
 	}

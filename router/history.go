@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,7 +18,7 @@ import (
 
 // Room history on JetStream (SPEC §5).
 //
-// Every namespace with history has one stream, named by historyStream,
+// Every namespace with history has one stream (relay.Names.HistoryStream),
 // capturing P.{ns}.room.*.* — so events published by clients and by
 // backends alike are stored, and the stream sequence of an event is its
 // seq. Retention: max_age is the stream's MaxAge and max_msgs its
@@ -30,13 +29,14 @@ import (
 // are capped in number and deleted when idle (globstreams.go, sweep.go).
 //
 // Live delivery: the stream republishes every event it stores, from its
-// leader, to $routerd.P.hist.{ns}.room.{room}.{event} with its sequence in
-// the Nats-Sequence header. A node subscribes there (once per room with local
-// members, like any room) instead of to the room subject, so every delivered
-// event carries its seq and arrives in stream order. A join with since
-// replays from the stream (direct batch gets, served by any replica) while
-// the live events of that room are held for the joining socket; the held
-// events the replay already covered are skipped.
+// leader, to $routerd.P.hist.{ns}.room.{room}.{event} (named by package
+// relay) with its sequence in the Nats-Sequence header. A node subscribes
+// there (once per room with local members, like any room) instead of to
+// the room subject, so every delivered event carries its seq and arrives
+// in stream order. A join with since replays from the stream (direct batch
+// gets, served by any replica) while the live events of that room are held
+// for the joining socket; the held events the replay already covered are
+// skipped.
 
 // streamOpTimeout bounds one JetStream API call. In a fresh cluster calls
 // made before the meta leader is elected hang until their deadline, so calls
@@ -49,12 +49,6 @@ const ensureTimeout = 30 * time.Second
 
 // replayBatch is how many messages one direct batch get asks for.
 const replayBatch = 256
-
-// historyStream is the name of the stream of namespace ns under prefix:
-// "routerd_{prefix}_{ns}" with the prefix's dots as underscores.
-func historyStream(prefix, ns string) string {
-	return "routerd_" + strings.ReplaceAll(prefix, ".", "_") + "_" + ns
-}
 
 // nsHistory is the history of one namespace: its stream, its policy, and
 // the connection of the account the stream lives in.
@@ -75,7 +69,7 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		storage = jetstream.MemoryStorage
 	}
 	return jetstream.StreamConfig{
-		Name:              historyStream(r.subj.Prefix(), ns),
+		Name:              r.subj.sys.HistoryStream(ns),
 		Description:       fmt.Sprintf("routerd room history of namespace %s", ns),
 		Subjects:          []string{r.subj.join(ns, contract.KindRoom, "*", "*")},
 		Storage:           storage,
@@ -88,7 +82,7 @@ func (r *Router) streamConfig(ns string, h config.History) jetstream.StreamConfi
 		AllowDirect:       true,
 		RePublish: &jetstream.RePublish{
 			Source:      r.subj.join(ns, contract.KindRoom, ">"),
-			Destination: r.subj.internal(storedToken, ns, contract.KindRoom, ">"),
+			Destination: r.subj.sys.Republished(ns),
 		},
 	}
 }
@@ -156,7 +150,7 @@ func (r *Router) ensureStreams() {
 			}
 			continue
 		}
-		r.log.Info("history stream ready", "ns", name, "stream", historyStream(r.subj.Prefix(), name))
+		r.log.Info("history stream ready", "ns", name, "stream", r.subj.sys.HistoryStream(name))
 	}
 }
 
@@ -181,7 +175,7 @@ func (r *Router) historyOf(ctx context.Context, ns string, h config.History) (_ 
 		r.log.Warn("history unavailable", "ns", ns, "err", err)
 		return nil, nil, Errorf(contract.CodeUnavailable, "the history of namespace %q is unavailable", ns)
 	}
-	return &nsHistory{ns: ns, stream: historyStream(r.subj.Prefix(), ns), policy: h, nats: r.bus.For(ns)}, entered, nil
+	return &nsHistory{ns: ns, stream: r.subj.sys.HistoryStream(ns), policy: h, nats: r.bus.For(ns)}, entered, nil
 }
 
 // retry runs op with short per-call deadlines until it succeeds, fails for

@@ -13,10 +13,10 @@ import (
 	"github.com/routerd/routerd/internal/bus"
 )
 
-// Node heartbeats: every node publishes $routerd.P.hb every
-// heartbeatInterval and counts a node it has not heard from for nodeExpiry
-// as gone. Cluster-wide answers (presence, ctl) are gathered from every node
-// in the table.
+// Node heartbeats: every node publishes $routerd.P.hb (package relay names
+// the node-to-node subjects) every heartbeatInterval and counts a node it
+// has not heard from for nodeExpiry as gone. Cluster-wide answers
+// (presence, ctl) are gathered from every node in the table.
 const (
 	heartbeatInterval = 2 * time.Second
 	nodeExpiry        = 3 * heartbeatInterval
@@ -54,11 +54,11 @@ func newNodeTable(r *Router) *nodeTable {
 
 func (t *nodeTable) start() error {
 	r := t.r
-	hb, err := r.bus.Main().Subscribe(r.subj.sys("hb"), t.handleHeartbeat)
+	hb, err := r.bus.Main().Subscribe(r.subj.sys.Heartbeat(), t.handleHeartbeat)
 	if err != nil {
 		return fmt.Errorf("router: subscribe heartbeats: %w", err)
 	}
-	sc, err := r.bus.Main().Subscribe(r.subj.sys("ctl"), r.handleScatter)
+	sc, err := r.bus.Main().Subscribe(r.subj.sys.Scatter(), r.handleScatter)
 	if err != nil {
 		_ = hb.Unsubscribe()
 		return fmt.Errorf("router: subscribe node requests: %w", err)
@@ -86,7 +86,7 @@ func (t *nodeTable) stop() {
 
 func (t *nodeTable) publish(h heartbeat) {
 	h.ID, h.Node = t.id, t.r.node
-	if err := t.r.bus.Main().NC().Publish(t.r.subj.sys("hb"), marshal(h)); err != nil {
+	if err := t.r.bus.Main().NC().Publish(t.r.subj.sys.Heartbeat(), marshal(h)); err != nil {
 		t.r.log.Warn("publish heartbeat", "err", err)
 	}
 }
@@ -223,7 +223,7 @@ func (r *Router) gather(ctx context.Context, req scatterRequest) ([]scatterReply
 		return nil, natsError(err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.PublishMsg(&nats.Msg{Subject: r.subj.sys("ctl"), Reply: inbox, Data: marshal(req)}); err != nil {
+	if err := nc.PublishMsg(&nats.Msg{Subject: r.subj.sys.Scatter(), Reply: inbox, Data: marshal(req)}); err != nil {
 		return nil, natsError(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, gatherTimeout)

@@ -178,7 +178,7 @@ func (r *Router) snapshotPeer(id string) {
 	after := ""
 	for {
 		ctx, cancel := context.WithTimeout(r.ctx, gatherTimeout)
-		m, err := r.bus.Main().NC().RequestWithContext(ctx, r.subj.sys("ctl"), marshal(scatterRequest{Op: "sockets", Node: id, After: after}))
+		m, err := r.bus.Main().NC().RequestWithContext(ctx, r.subj.sys.Scatter(), marshal(scatterRequest{Op: "sockets", Node: id, After: after}))
 		cancel()
 		var rep scatterReply
 		if err != nil || json.Unmarshal(m.Data, &rep) != nil || rep.Error != nil {

@@ -95,7 +95,7 @@ func TestHeldEventsPaced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The router makes the stream as it starts.
-	for _, err := js.Stream(ctx, historyStream("router", "hist")); err != nil; _, err = js.Stream(ctx, historyStream("router", "hist")) {
+	for _, err := js.Stream(ctx, r.subj.sys.HistoryStream("hist")); err != nil; _, err = js.Stream(ctx, r.subj.sys.HistoryStream("hist")) {
 		select {
 		case <-ctx.Done():
 			t.Fatal(err)

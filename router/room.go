@@ -149,7 +149,7 @@ func (r *Router) openRoom(sp *space, name string) (*room, error) {
 	rm := &room{name: name, ready: make(chan struct{}), index: make(map[*Socket]int), remote: make(map[string]remoteMember)}
 	events := r.subj.roomSub(sp.name, tok)
 	if sp.policy.History != nil {
-		events = r.subj.storedRoomSub(sp.name, tok)
+		events = r.subj.sys.StoredRoom(sp.name, tok)
 	}
 	if err := fits(events); err != nil {
 		return nil, err

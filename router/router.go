@@ -3,7 +3,8 @@
 // sockets, fans events out to them, and answers presence and control requests
 // for the whole cluster. The subjects, headers, payload rule, error codes and
 // bodies it shares with backends are package contract's; the node-to-node
-// subjects under $routerd.P are its own.
+// subjects under $routerd.P it uses (heartbeats, scatter, sweeps, history
+// republishing) and the names of its streams are package internal/relay's.
 //
 // The router knows nothing of WebSockets. A transport (package bridge)
 // attaches sockets through a Conn, calls the Socket methods for what clients

@@ -56,7 +56,7 @@ func TestScrollbackMatchesScan(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, ns := range []string{"small", "big"} {
-		for _, err := js.Stream(ctx, historyStream("router", ns)); err != nil; _, err = js.Stream(ctx, historyStream("router", ns)) {
+		for _, err := js.Stream(ctx, r.subj.sys.HistoryStream(ns)); err != nil; _, err = js.Stream(ctx, r.subj.sys.HistoryStream(ns)) {
 			select {
 			case <-ctx.Done():
 				t.Fatal(err)
@@ -105,7 +105,7 @@ func TestScrollbackMatchesScan(t *testing.T) {
 	befores := []uint64{0, 1, 2, seqs[0], seqs[1], seqs[60], seqs[119], seqs[119] + 1, seqs[125], seqs[125] + 7,
 		seqs[len(seqs)-3] - 100, seqs[len(seqs)-2], seqs[len(seqs)-1], seqs[len(seqs)-1] + 1, 1 << 40}
 	for _, ns := range []string{"small", "big"} {
-		nh := &nsHistory{ns: ns, stream: historyStream("router", ns), policy: *r.cfg.Namespaces[ns].History, nats: r.bus.For(ns)}
+		nh := &nsHistory{ns: ns, stream: r.subj.sys.HistoryStream(ns), policy: *r.cfg.Namespaces[ns].History, nats: r.bus.For(ns)}
 		for _, limit := range []int{1, 3, 10, 40, 200} {
 			for _, before := range befores {
 				evs, err := r.scrollback(ctx, nh, "r", limit, before)

@@ -4,12 +4,8 @@ import (
 	"strings"
 
 	"github.com/routerd/routerd/contract"
+	"github.com/routerd/routerd/internal/relay"
 )
-
-// sysRoot is the first token of routerd's own node-to-node subjects,
-// $routerd.{P}.>: outside P.>, so that a backend observing P.> sees the
-// subjects of the backend contract and nothing else.
-const sysRoot = "$routerd"
 
 // fits refuses a subject longer than contract.MaxSubjectBytes.
 func fits(subject string) error {
@@ -20,22 +16,23 @@ func fits(subject string) error {
 }
 
 // subjects builds and parses the NATS subjects of one prefix: those of the
-// backend contract (the embedded contract.Subjects) and those only routerd
-// uses (subscription patterns, node-to-node subjects).
+// backend contract (the embedded contract.Subjects), the subscription
+// patterns only routerd uses, and (sys) the node-to-node subjects and the
+// stream names, which package relay names.
 type subjects struct {
 	contract.Subjects
+	sys relay.Names
 }
 
 // newSubjects returns the subject scheme under prefix.
-func newSubjects(prefix string) subjects { return subjects{contract.NewSubjects(prefix)} }
+func newSubjects(prefix string) subjects {
+	return subjects{Subjects: contract.NewSubjects(prefix), sys: relay.NewNames(prefix)}
+}
 
 // join builds prefix.tok1.tok2...; the tokens must already be escaped (or
 // be wildcards).
-func (s subjects) join(tokens ...string) string { return joinTokens(s.Prefix(), tokens) }
-
-// joinTokens builds head.tok1.tok2...
-func joinTokens(head string, tokens []string) string {
-	return strings.Join(append([]string{head}, tokens...), ".")
+func (s subjects) join(tokens ...string) string {
+	return strings.Join(append([]string{s.Prefix()}, tokens...), ".")
 }
 
 // subscription patterns
@@ -54,39 +51,6 @@ func (s subjects) presenceSub(ns, roomToken string) string {
 	return s.join(ns, contract.KindPresence, roomToken)
 }
 func (s subjects) ctlSub() string { return s.join("*", contract.KindCtl, "*") }
-
-// storedToken names the subjects a history stream republishes its rooms'
-// events to: $routerd.{P}.hist.{ns}.room.{room}.{event}.
-const storedToken = "hist"
-
-// storedRoomSub subscribes to the events of a room as its history stream
-// republishes them.
-func (s subjects) storedRoomSub(ns, roomToken string) string {
-	return s.internal(storedToken, ns, contract.KindRoom, roomToken, "*")
-}
-
-// unstored maps a republished subject back to the room subject it was
-// stored under; ok is false for any other subject.
-func (s subjects) unstored(subject string) (string, bool) {
-	head := sysRoot + "." + s.Prefix() + "." + storedToken + "."
-	if !strings.HasPrefix(subject, head) {
-		return "", false
-	}
-	return s.Prefix() + "." + subject[len(head):], true
-}
-
-// InternalSubject is a subject of routerd's own node-to-node traffic under
-// prefix, $routerd.{P}.{tokens...}, for transports that talk across nodes;
-// the tokens must be valid subject tokens.
-func InternalSubject(prefix string, tokens ...string) string {
-	return joinTokens(sysRoot+"."+prefix, tokens)
-}
-
-// internal is a node-to-node subject: $routerd.{P}.{tokens...}.
-func (s subjects) internal(tokens ...string) string { return InternalSubject(s.Prefix(), tokens...) }
-
-// sys is a node-to-node subject: $routerd.{P}.{what}.
-func (s subjects) sys(what string) string { return s.internal(what) }
 
 // parsed is a subject split into the parts the dispatcher needs.
 type parsed struct {

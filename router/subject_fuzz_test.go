@@ -24,7 +24,7 @@ func FuzzSubjectBound(f *testing.F) {
 		limit := max(int(maxName)%1025, 1) // limits.max_name_bytes: 1..1024
 		valid := contract.ValidRoomName(room, limit) && checkClientEvent(event) == nil && contract.ValidUser(user) && contract.ValidSID(sid)
 		subjects := []string{
-			s.Room(ns, room, event), s.roomSub(ns, contract.Escape(room)), s.storedRoomSub(ns, contract.Escape(room)),
+			s.Room(ns, room, event), s.roomSub(ns, contract.Escape(room)), s.sys.StoredRoom(ns, contract.Escape(room)),
 			s.Presence(ns, room), s.presenceSub(ns, contract.Escape(room)), s.Socket(ns, sid, event), s.User(ns, user, event),
 			s.userSub(ns, user), s.Broadcast(ns, event), s.Server(ns, event),
 		}

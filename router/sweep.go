@@ -84,7 +84,7 @@ func (r *Router) sweepInterval() time.Duration {
 // sweepGlobStreams answers other nodes' sweeps and, when this node has the
 // smallest instance id, sweeps, until the router closes.
 func (r *Router) sweepGlobStreams() {
-	sub, err := r.bus.Main().Subscribe(r.subj.sys("sweep"), r.handleSweep)
+	sub, err := r.bus.Main().Subscribe(r.subj.sys.Sweep(), r.handleSweep)
 	if err != nil {
 		r.log.Error("subscribe to sweeps: idle glob history streams are kept", "err", err)
 		return
@@ -235,7 +235,7 @@ func (r *Router) holdForSweep(ctx context.Context, id string, names []string) (m
 		return nil, fmt.Errorf("ask nodes to hold: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	req := &nats.Msg{Subject: r.subj.sys("sweep"), Reply: inbox, Data: marshal(sweepRequest{Op: "hold", ID: id, NS: names})}
+	req := &nats.Msg{Subject: r.subj.sys.Sweep(), Reply: inbox, Data: marshal(sweepRequest{Op: "hold", ID: id, NS: names})}
 	if err := nc.PublishMsg(req); err != nil {
 		return nil, fmt.Errorf("ask nodes to hold: %w", err)
 	}
@@ -263,7 +263,7 @@ func (r *Router) holdForSweep(ctx context.Context, id string, names []string) (m
 
 // publishSweep sends req to every node without waiting for answers.
 func (r *Router) publishSweep(req sweepRequest) {
-	r.publishNotice(r.bus.Main(), &nats.Msg{Subject: r.subj.sys("sweep"), Data: marshal(req)})
+	r.publishNotice(r.bus.Main(), &nats.Msg{Subject: r.subj.sys.Sweep(), Data: marshal(req)})
 }
 
 // handleSweep answers a sweep's hold or takes its release.
@@ -310,7 +310,7 @@ func (r *Router) hold(id string, names []string) (busy []string) {
 			h.sweeps[id] = time.AfterFunc(sweepLease, func() { r.releaseHold(ns, id) })
 		}
 		// The next connect makes (or checks) the stream again.
-		r.streams.Delete(historyStream(r.subj.Prefix(), ns))
+		r.streams.Delete(r.subj.sys.HistoryStream(ns))
 	}
 	return busy
 }

@@ -33,7 +33,7 @@ func TestSweepHold(t *testing.T) {
 	if want := []string{"h-used", "h-connecting"}; !slices.Equal(busy, want) {
 		t.Fatalf("busy %v, want %v", busy, want)
 	}
-	if _, ok := r.streams.Load(historyStream("router", "h-used")); !ok {
+	if _, ok := r.streams.Load(r.subj.sys.HistoryStream("h-used")); !ok {
 		t.Error("the node forgot the stream of a namespace in use")
 	}
 
@@ -57,7 +57,7 @@ func TestSweepHold(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect after the release: %v", err)
 	}
-	if _, ok := r.streams.Load(historyStream("router", "h-idle")); !ok {
+	if _, ok := r.streams.Load(r.subj.sys.HistoryStream("h-idle")); !ok {
 		t.Error("the connect after the release did not make the stream again")
 	}
 	connecting()

@@ -2,70 +2,34 @@ package socketio
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"strconv"
 
 	"github.com/routerd/routerd/contract"
+	"github.com/routerd/routerd/internal/relay"
 	"github.com/routerd/routerd/router"
 )
 
 // A unit is what a session's send queue holds: what one Socket.IO packet
 // (or one Engine.IO control packet) becomes on the wire. Usually it is one
 // Engine.IO text packet as it is, starting with its type digit. A Socket.IO
-// packet with binary attachments is several Engine.IO packets: unitMulti,
-// then each packet as a kind byte (unitText or unitBinary), its length as a
-// uvarint and its bytes.
-const (
-	unitMulti  byte = 0
-	unitText   byte = 't'
-	unitBinary byte = 'b'
-)
+// packet with binary attachments is several Engine.IO packets, a WebSocket
+// message each, kept as one relay batch (relay.AppendBatch), which a
+// tunnel carries as it is.
 
 // multiUnit builds the unit of a text packet followed by its attachments.
 func multiUnit(text []byte, atts [][]byte) []byte {
-	out := appendPacket([]byte{unitMulti}, false, text)
+	out := relay.AppendBatch(nil, relay.Message{Data: text})
 	for _, a := range atts {
-		out = appendPacket(out, true, a)
+		out = relay.AppendBatch(out, relay.Message{Binary: true, Data: a})
 	}
 	return out
-}
-
-// appendPacket appends packet p to a multi-packet unit.
-func appendPacket(unit []byte, bin bool, p []byte) []byte {
-	kind := unitText
-	if bin {
-		kind = unitBinary
-	}
-	unit = append(unit, kind)
-	unit = binary.AppendUvarint(unit, uint64(len(p)))
-	return append(unit, p...)
 }
 
 // eachPacket calls f for every Engine.IO packet of a unit, in order, and
 // stops at f's first error.
 func eachPacket(unit []byte, f func(binary bool, p []byte) error) error {
-	if len(unit) == 0 {
-		return nil
-	}
-	if unit[0] != unitMulti {
-		return f(false, unit)
-	}
-	rest := unit[1:]
-	for len(rest) > 0 {
-		kind := rest[0]
-		n, w := binary.Uvarint(rest[1:])
-		start := 1 + w
-		end := start + int(n)
-		if w <= 0 || end > len(rest) {
-			return nil // units are built by multiUnit; never reached
-		}
-		if err := f(kind == unitBinary, rest[start:end]); err != nil {
-			return err
-		}
-		rest = rest[end:]
-	}
-	return nil
+	return relay.EachMessage(unit, func(m relay.Message) error { return f(m.Binary, m.Data) })
 }
 
 // appendPolling appends a unit's packets to a long-polling response body,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/bus"
+	"github.com/routerd/routerd/internal/relay"
 	"github.com/routerd/routerd/router"
 )
 
@@ -71,12 +71,7 @@ type recoveryStore struct {
 }
 
 func newRecoveryStore(nc *bus.Conn, cfg *config.Config) *recoveryStore {
-	bucket := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '_'
-	}, cfg.NATS.Prefix) + "_socketio_recovery"
+	bucket := relay.NewNames(cfg.NATS.Prefix).RecoveryBucket()
 	return &recoveryStore{nc: nc, bucket: bucket, timeout: cfg.Limits.AckTimeout}
 }
 

@@ -6,12 +6,13 @@
 // router through the same Socket methods as the native bridge, so Socket.IO
 // and native sockets share rooms, presence and subjects. Its own NATS use is
 // the connection state recovery store (a JetStream key-value bucket) and
-// forwarding long-polling requests to the node that holds their session
-// (forward.go) and tunnelling WebSocket upgrades to it (tunnel.go), on
-// subjects package router names.
+// package relay, which takes the requests of a session that reach another
+// node to the node that holds it (relay.go); package relay names the
+// subjects and the bucket.
 //
-// Lifecycle: New → (mounted on the HTTP mux; serves sessions) → Shutdown,
-// which closes every session and waits for their goroutines.
+// Lifecycle: New builds (no network work) → Start subscribes the relay →
+// (mounted on the HTTP mux; serves sessions) → Shutdown, which closes
+// every session and waits for their goroutines.
 package socketio
 
 import (
@@ -28,6 +29,7 @@ import (
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/bus"
+	"github.com/routerd/routerd/internal/relay"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -39,7 +41,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	// NATS holds the recovery store (a JetStream key-value bucket) for
-	// namespaces with history; nil turns connection state recovery off.
+	// namespaces with history and carries the relay to other nodes; nil
+	// turns connection state recovery and the relay off.
 	NATS *bus.Conn
 }
 
@@ -53,7 +56,7 @@ type Server struct {
 	up    websocket.Upgrader
 	store *recoveryStore // nil without recovery
 	tag   string         // this node's prefix of Engine.IO sids
-	fwd   *forwarding    // nil without NATS
+	relay *relay.Relay   // nil without NATS
 
 	listed  map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
 	derived *codec            // every other namespace ("/x" → x)
@@ -103,13 +106,7 @@ func New(o Options) *Server {
 	if history && o.NATS != nil {
 		s.store = newRecoveryStore(o.NATS, o.Config)
 	}
-	s.tag = router.RandomID()[:tagLen]
-	if o.NATS != nil {
-		if err := s.startForwarding(o.NATS); err != nil {
-			s.log.Error("requests for other nodes' sessions cannot be forwarded", "err", err)
-			s.fwd = nil
-		}
-	}
+	s.tag = relay.NewTag()
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
 		ReadBufferSize:   1024,
@@ -117,7 +114,22 @@ func New(o Options) *Server {
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked in ServeHTTP
 	}
+	if o.NATS != nil {
+		s.relay = s.newRelay(o)
+	}
 	return s
+}
+
+// Start subscribes to what other nodes relay to this node's sessions. A
+// server without NATS has nothing to start.
+func (s *Server) Start(ctx context.Context) error {
+	if s.relay == nil {
+		return nil
+	}
+	if err := s.relay.Start(ctx); err != nil {
+		return fmt.Errorf("socketio: %w", err)
+	}
+	return nil
 }
 
 // Pattern returns the http.ServeMux pattern that serves path and
@@ -237,7 +249,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, forward bool) {
 	}
 	sess := s.lookup(sid)
 	if sess == nil {
-		if tag := sidTag(sid); forward && s.fwd != nil && tag != s.tag && validTag(tag) {
+		if tag := sidTag(sid); forward && s.relay != nil && tag != s.tag && relay.ValidTag(tag) {
 			switch {
 			case transport == "polling":
 				s.forward(w, r, tag)
@@ -331,11 +343,14 @@ func (s *Server) lookup(sid string) *session {
 	return s.sessions[sid]
 }
 
-// Shutdown refuses new sessions, closes every open one (WebSocket: what is
-// queued, then close 1001; polling: the pending poll gets what is queued and
-// the close packet), and waits for them to end or for ctx.
+// Shutdown takes no more requests from other nodes, refuses new sessions,
+// closes every open one (WebSocket: what is queued, then close 1001;
+// polling: the pending poll gets what is queued and the close packet), and
+// waits for them to end or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopForwarding()
+	if s.relay != nil {
+		s.relay.Close()
+	}
 	s.mu.Lock()
 	s.draining.Store(true)
 	s.stop()
@@ -350,6 +365,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		if s.relay != nil {
+			s.relay.Wait() // the requests other nodes forwarded
+		}
 		close(done)
 	}()
 	select {

@@ -12,8 +12,8 @@ import (
 )
 
 // wsConn is a session's WebSocket: a *websocket.Conn, or a tunnel to one
-// that another node accepted (tunnel.go). Close drops the connection
-// without a close frame.
+// that another node accepted (a *relay.Conn, relay.go). Close drops the
+// connection without a close frame.
 type wsConn interface {
 	ReadMessage() (messageType int, p []byte, err error)
 	WriteMessage(messageType int, data []byte) error
@@ -306,9 +306,10 @@ func (s *session) runWebSocket(conn wsConn) {
 }
 
 // unitsWriter is a wsConn that writes all the units a take returned at
-// once: a tunnel, where each write costs a NATS round trip.
+// once: a tunnel (relay.Conn), where each write costs a NATS round trip.
+// Units are what relay.Conn.WriteAll takes: text messages or batches.
 type unitsWriter interface {
-	WriteUnits(units [][]byte) error
+	WriteAll(units [][]byte) error
 }
 
 // writeUnits writes every packet of units as a WebSocket message of its own.
@@ -337,7 +338,7 @@ func (s *session) writeLoop(conn wsConn) {
 		units, closed := s.take()
 		var err error
 		if batched {
-			err = uw.WriteUnits(units)
+			err = uw.WriteAll(units)
 		} else {
 			err = writeUnits(conn, units)
 		}

@@ -1,7 +1,10 @@
 // Package routertest starts real routerd nodes for tests (embedded NATS on
 // random ports, the real HTTP and WebSocket server) and gives tests a
-// WebSocket client with a frame inbox, NATS backends and a polling helper.
-// Nothing here is a mock.
+// WebSocket client with a frame inbox, NATS backends, control requests,
+// /readyz and /metrics readings, an external nats-server and a polling
+// helper. The tests of router, bridge and socketio use it to test their
+// package through a whole node; the whole-node black-box tests are daemon's
+// node_*_test.go. Nothing here is a mock.
 package routertest
 
 import (
@@ -57,6 +60,17 @@ type Node struct {
 func Start(t testing.TB, cfg config.Config) *Node {
 	t.Helper()
 	return start(t, cfg, nil)
+}
+
+// StartWith starts a node with the default test Config (namespace chat with
+// direct and presence_events on) after edit (unless nil) changed it.
+func StartWith(t testing.TB, edit func(*config.Config)) *Node {
+	t.Helper()
+	cfg := Config(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	return Start(t, cfg)
 }
 
 // StartLogged is Start with the node's logs, at cfg.Log.Level, in the

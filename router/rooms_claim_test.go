@@ -1,4 +1,4 @@
-package daemon_test
+package router_test
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ import (
 func TestRoomsClaimLimitsReads(t *testing.T) {
 	t.Parallel()
 	const secret = "rooms-claim-secret"
-	n := nodeWith(t, func(cfg *config.Config) {
+	n := routertest.StartWith(t, func(cfg *config.Config) {
 		cfg.Auth.JWT.Secret = secret
 		cfg.Namespaces["board"] = nsWith(func(p *config.Namespace) {
 			p.Auth = config.AuthJWT
@@ -58,7 +58,7 @@ func TestRoomsClaimLimitsReads(t *testing.T) {
 	m := n.Dial()
 	sid := m.Connect("managed")
 	be := n.Backend()
-	wantCount(t, "ctl join", ctlCall(t, be, "router.managed.ctl.join", mustJSON(t, map[string]any{"sid": sid, "room": "mine"})), 1)
+	routertest.WantCount(t, "ctl join", routertest.CtlCall(t, be, "router.managed.ctl.join", routertest.MustJSON(t, map[string]any{"sid": sid, "room": "mine"})), 1)
 	m.MustAck(map[string]any{"type": "presence", "ns": "managed", "room": "mine"})
 	if code := m.ErrorCode(map[string]any{"type": "presence", "ns": "managed", "room": "other"}); code != "forbidden" {
 		t.Errorf("presence of another room where clients may not join: %s, want forbidden", code)

@@ -1,11 +1,11 @@
-package daemon_test
+package router_test
 
-// Integration tests of SPEC §3, the NATS subjects that make up the backend
-// contract: what routerd publishes for clients (subjects, escaping, headers,
+// Tests of SPEC §3, the NATS subjects that make up the backend contract:
+// what the router publishes for clients (subjects, escaping, headers,
 // payloads), what backends publish to reach clients, server-bound work
 // queues, presence and lifecycle notices, and per-publisher ordering. Every
-// test starts a real node (embedded NATS, router, WebSocket bridge) and talks
-// to it through real WebSocket and NATS clients.
+// test starts a whole node (internal/routertest: embedded NATS, router,
+// WebSocket bridge) and talks to it through real WebSocket and NATS clients.
 
 import (
 	"encoding/json"
@@ -25,17 +25,6 @@ import (
 	"github.com/routerd/routerd/internal/routertest"
 )
 
-// nodeWith starts a node with the default test config (namespace chat with
-// direct and presence_events on) after edit changed it.
-func nodeWith(t *testing.T, edit func(*config.Config)) *routertest.Node {
-	t.Helper()
-	cfg := routertest.Config(t)
-	if edit != nil {
-		edit(&cfg)
-	}
-	return routertest.Start(t, cfg)
-}
-
 // nsWith returns the default namespace policy after edit changed it.
 func nsWith(edit func(*config.Namespace)) config.Namespace {
 	p := config.DefaultNamespace()
@@ -43,37 +32,6 @@ func nsWith(edit func(*config.Namespace)) config.Namespace {
 		edit(&p)
 	}
 	return p
-}
-
-// backendPub publishes one message as a backend would and waits until the
-// server has it.
-func backendPub(t *testing.T, nc *nats.Conn, subject string, data []byte, h nats.Header) {
-	t.Helper()
-	if err := nc.PublishMsg(&nats.Msg{Subject: subject, Data: data, Header: h}); err != nil {
-		t.Fatalf("publish %s: %v", subject, err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
-}
-
-// jsonValue decodes JSON text, failing the test when it is not JSON.
-func jsonValue(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("not JSON: %q: %v", s, err)
-	}
-	return v
-}
-
-// equalJSON fails unless got and want hold the same JSON value (object key
-// order does not matter).
-func equalJSON(t *testing.T, what, got, want string) {
-	t.Helper()
-	if !reflect.DeepEqual(jsonValue(t, got), jsonValue(t, want)) {
-		t.Errorf("%s = %s, want %s", what, got, want)
-	}
 }
 
 // msgJSON decodes a NATS message body into a map.
@@ -110,42 +68,21 @@ func noField(t *testing.T, f routertest.Frame, k string) {
 	}
 }
 
-// fromSID matches event frames named event sent by sid.
-func fromSID(event, sid string) func(routertest.Frame) bool {
-	return func(f routertest.Frame) bool { return routertest.IsEvent(event)(f) && f.Str("from") == sid }
-}
-
 // ofNS matches event frames named event in namespace ns.
 func ofNS(event, ns string) func(routertest.Frame) bool {
 	return func(f routertest.Frame) bool { return routertest.IsEvent(event)(f) && f.Str("ns") == ns }
 }
 
-// member is one socket as the room's events reach it.
-type member struct {
-	c   *routertest.Client
-	sid string
-}
-
-// joined dials a client, connects it to ns and joins it to rooms.
-func joined(n *routertest.Node, ns string, rooms ...string) member {
-	c := n.Dial()
-	sid := c.Connect(ns)
-	for _, r := range rooms {
-		c.Join(ns, r)
-	}
-	return member{c, sid}
-}
-
 func TestRoomEmitSubjectHeadersPayload(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
 	obs := routertest.Subscribe(t, nc, "router.chat.room.>")
-	a, b := joined(n, "chat", "lobby"), joined(n, "chat", "lobby")
+	a, b := n.Joined("chat", "lobby"), n.Joined("chat", "lobby")
 
 	// data written with white space is compacted before it is published.
-	a.c.Send(`{"type":"emit","id":1,"ns":"chat","room":"lobby","event":"message","data":{ "text" : "hi there",` + "\n" + ` "n": [1, 2] }}`)
-	if r := a.c.Next(routertest.IsReply(1)); r.Type() != "ack" {
+	a.C.Send(`{"type":"emit","id":1,"ns":"chat","room":"lobby","event":"message","data":{ "text" : "hi there",` + "\n" + ` "n": [1, 2] }}`)
+	if r := a.C.Next(routertest.IsReply(1)); r.Type() != "ack" {
 		t.Fatalf("emit: %v", r)
 	}
 	m := obs.WaitN(t, 1)[0]
@@ -156,18 +93,18 @@ func TestRoomEmitSubjectHeadersPayload(t *testing.T) {
 		t.Errorf("payload = %s, want %s", got, want)
 	}
 	wantHeaders(t, m, map[string]string{
-		"Router-Ns": "chat", "Router-Sid": a.sid, "Router-Node": "t1", "Router-Room": "lobby",
-		"Router-Event": "message", "Router-Exclude": a.sid, "Router-User": "",
+		"Router-Ns": "chat", "Router-Sid": a.SID, "Router-Node": "t1", "Router-Room": "lobby",
+		"Router-Event": "message", "Router-Exclude": a.SID, "Router-User": "",
 	})
-	f := b.c.Next(routertest.IsEvent("message"))
-	if f.Str("ns") != "chat" || f.Str("room") != "lobby" || f.Str("from") != a.sid {
+	f := b.C.Next(routertest.IsEvent("message"))
+	if f.Str("ns") != "chat" || f.Str("room") != "lobby" || f.Str("from") != a.SID {
 		t.Errorf("event at member: %v", f)
 	}
-	equalJSON(t, "data", f.JSON("data"), `{"text":"hi there","n":[1,2]}`)
-	a.c.None(routertest.IsEvent("message")) // the sender is excluded
+	routertest.EqualJSON(t, "data", f.JSON("data"), `{"text":"hi there","n":[1,2]}`)
+	a.C.None(routertest.IsEvent("message")) // the sender is excluded
 
 	// self: true publishes without Router-Exclude and reaches the sender too.
-	a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "echo", "self": true})
+	a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "echo", "self": true})
 	m = obs.WaitN(t, 2)[1]
 	if m.Subject != "router.chat.room.lobby.echo" {
 		t.Errorf("subject = %q", m.Subject)
@@ -175,10 +112,10 @@ func TestRoomEmitSubjectHeadersPayload(t *testing.T) {
 	if string(m.Data) != "null" {
 		t.Errorf("payload of an emit without data = %q, want null", m.Data)
 	}
-	wantHeaders(t, m, map[string]string{"Router-Sid": a.sid, "Router-Event": "echo", "Router-Exclude": ""})
-	for _, c := range []*routertest.Client{a.c, b.c} {
+	wantHeaders(t, m, map[string]string{"Router-Sid": a.SID, "Router-Event": "echo", "Router-Exclude": ""})
+	for _, c := range []*routertest.Client{a.C, b.C} {
 		f := c.Next(routertest.IsEvent("echo"))
-		if f.Str("from") != a.sid || f.JSON("data") != "null" {
+		if f.Str("from") != a.SID || f.JSON("data") != "null" {
 			t.Errorf("echo: %v", f)
 		}
 	}
@@ -186,17 +123,17 @@ func TestRoomEmitSubjectHeadersPayload(t *testing.T) {
 
 func TestDirectEmitSubject(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	obs := routertest.Subscribe(t, n.Backend(), "router.chat.socket.>")
-	a, b := joined(n, "chat"), joined(n, "chat", "lobby")
-	a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": b.sid, "event": "psst", "data": []int{1}})
+	a, b := n.Joined("chat"), n.Joined("chat", "lobby")
+	a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "to": b.SID, "event": "psst", "data": []int{1}})
 	m := obs.WaitN(t, 1)[0]
-	if want := "router.chat.socket." + b.sid + ".psst"; m.Subject != want {
+	if want := "router.chat.socket." + b.SID + ".psst"; m.Subject != want {
 		t.Errorf("subject = %q, want %q", m.Subject, want)
 	}
-	wantHeaders(t, m, map[string]string{"Router-Ns": "chat", "Router-Sid": a.sid, "Router-Node": "t1", "Router-Event": "psst", "Router-Room": ""})
-	f := b.c.Next(routertest.IsEvent("psst"))
-	if f.Str("from") != a.sid || f.JSON("data") != "[1]" {
+	wantHeaders(t, m, map[string]string{"Router-Ns": "chat", "Router-Sid": a.SID, "Router-Node": "t1", "Router-Event": "psst", "Router-Room": ""})
+	f := b.C.Next(routertest.IsEvent("psst"))
+	if f.Str("from") != a.SID || f.JSON("data") != "[1]" {
 		t.Errorf("direct event: %v", f)
 	}
 	noField(t, f, "room")
@@ -220,32 +157,32 @@ var escapeCases = []struct{ name, token string }{
 
 func TestSubjectEscaping(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	for i, tc := range escapeCases {
 		t.Run(tc.token, func(t *testing.T) {
 			t.Parallel()
 			nc := n.Backend()
 			subject := "router.chat.room." + tc.token + "." + tc.token
 			obs := routertest.Subscribe(t, nc, subject) // the exact subject, no wildcard
-			a, b := joined(n, "chat", tc.name), joined(n, "chat", tc.name)
+			a, b := n.Joined("chat", tc.name), n.Joined("chat", tc.name)
 
 			// client → backend: the emit is published on the escaped subject
 			// and the headers carry the names as they are.
-			a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": tc.name, "event": tc.name, "data": i})
+			a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": tc.name, "event": tc.name, "data": i})
 			m := obs.WaitN(t, 1)[0]
 			if m.Subject != subject {
 				t.Errorf("subject = %q, want %q", m.Subject, subject)
 			}
 			wantHeaders(t, m, map[string]string{"Router-Room": tc.name, "Router-Event": tc.name})
-			f := b.c.Next(routertest.IsEvent(tc.name))
+			f := b.C.Next(routertest.IsEvent(tc.name))
 			if f.Str("room") != tc.name || f.Num("data") != float64(i) {
 				t.Errorf("member got %v", f)
 			}
 
 			// backend → clients: a publish on the escaped subject reaches the
 			// room with the unescaped names.
-			backendPub(t, nc, subject, []byte(`{"back":true}`), nil)
-			for _, c := range []*routertest.Client{a.c, b.c} {
+			routertest.Publish(t, nc, subject, []byte(`{"back":true}`), nil)
+			for _, c := range []*routertest.Client{a.C, b.C} {
 				f := c.Next(func(f routertest.Frame) bool {
 					return routertest.IsEvent(tc.name)(f) && f.JSON("data") == `{"back":true}`
 				})
@@ -262,53 +199,53 @@ func TestSubjectEscaping(t *testing.T) {
 // rooms like any other: they get their own events and nobody else's.
 func TestWildcardRoomNames(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	star, gt, plain := joined(n, "chat", "*"), joined(n, "chat", ">"), joined(n, "chat", "plain")
-	both := joined(n, "chat", "*", ">", "plain")
+	star, gt, plain := n.Joined("chat", "*"), n.Joined("chat", ">"), n.Joined("chat", "plain")
+	both := n.Joined("chat", "*", ">", "plain")
 
-	backendPub(t, nc, "router.chat.room.plain.ev", []byte(`"to plain"`), nil)
-	if f := plain.c.Next(routertest.IsEvent("ev")); f.Str("room") != "plain" {
+	routertest.Publish(t, nc, "router.chat.room.plain.ev", []byte(`"to plain"`), nil)
+	if f := plain.C.Next(routertest.IsEvent("ev")); f.Str("room") != "plain" {
 		t.Errorf("plain: %v", f)
 	}
-	both.c.Next(routertest.IsEvent("ev"))
-	star.c.None(routertest.IsEvent("ev"))
-	gt.c.None(routertest.IsEvent("ev"))
+	both.C.Next(routertest.IsEvent("ev"))
+	star.C.None(routertest.IsEvent("ev"))
+	gt.C.None(routertest.IsEvent("ev"))
 
-	backendPub(t, nc, "router.chat.room.%2A.ev", []byte(`"to star"`), nil)
-	if f := star.c.Next(routertest.IsEvent("ev")); f.Str("room") != "*" || f.JSON("data") != `"to star"` {
+	routertest.Publish(t, nc, "router.chat.room.%2A.ev", []byte(`"to star"`), nil)
+	if f := star.C.Next(routertest.IsEvent("ev")); f.Str("room") != "*" || f.JSON("data") != `"to star"` {
 		t.Errorf("star: %v", f)
 	}
-	if f := both.c.Next(routertest.IsEvent("ev")); f.Str("room") != "*" {
+	if f := both.C.Next(routertest.IsEvent("ev")); f.Str("room") != "*" {
 		t.Errorf("both: %v", f)
 	}
-	gt.c.None(routertest.IsEvent("ev"))
-	plain.c.None(routertest.IsEvent("ev"))
+	gt.C.None(routertest.IsEvent("ev"))
+	plain.C.None(routertest.IsEvent("ev"))
 }
 
 // TestOtherSpellingsMissTheRoom checks that a room is reached only through
 // its one token: lower-case hex or a raw dot is another subject.
 func TestOtherSpellingsMissTheRoom(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	a := joined(n, "chat", "a.b c")
-	backendPub(t, nc, "router.chat.room.a%2eb%20c.ev", nil, nil)
-	backendPub(t, nc, "router.chat.room.a.b%20c.ev", nil, nil)
-	backendPub(t, nc, "router.chat.room.a%2Eb%20c.marker", nil, nil)
-	a.c.Next(routertest.IsEvent("marker"))
-	a.c.None(routertest.IsEvent("ev"))
+	a := n.Joined("chat", "a.b c")
+	routertest.Publish(t, nc, "router.chat.room.a%2eb%20c.ev", nil, nil)
+	routertest.Publish(t, nc, "router.chat.room.a.b%20c.ev", nil, nil)
+	routertest.Publish(t, nc, "router.chat.room.a%2Eb%20c.marker", nil, nil)
+	a.C.Next(routertest.IsEvent("marker"))
+	a.C.None(routertest.IsEvent("ev"))
 }
 
 func TestCustomPrefix(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, func(c *config.Config) { c.NATS.Prefix = "acme.rt" })
+	n := routertest.StartWith(t, func(c *config.Config) { c.NATS.Prefix = "acme.rt" })
 	nc := n.Backend()
 	all := routertest.Subscribe(t, nc, ">")
-	a, b := joined(n, "chat", "lobby"), joined(n, "chat", "lobby")
+	a, b := n.Joined("chat", "lobby"), n.Joined("chat", "lobby")
 
-	a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "hi", "data": 1})
-	b.c.Next(routertest.IsEvent("hi"))
+	a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "hi", "data": 1})
+	b.C.Next(routertest.IsEvent("hi"))
 	routertest.Eventually(t, "emit on the prefixed subject", func() error {
 		for _, m := range all.Msgs() {
 			if m.Subject == "acme.rt.chat.room.lobby.hi" {
@@ -318,26 +255,26 @@ func TestCustomPrefix(t *testing.T) {
 		return fmt.Errorf("not seen")
 	})
 
-	backendPub(t, nc, "acme.rt.chat.room.lobby.news", []byte(`{"v":2}`), nil)
-	for _, c := range []*routertest.Client{a.c, b.c} {
+	routertest.Publish(t, nc, "acme.rt.chat.room.lobby.news", []byte(`{"v":2}`), nil)
+	for _, c := range []*routertest.Client{a.C, b.C} {
 		if f := c.Next(routertest.IsEvent("news")); f.JSON("data") != `{"v":2}` || f.Str("room") != "lobby" {
 			t.Errorf("news: %v", f)
 		}
 	}
-	backendPub(t, nc, "acme.rt.chat.socket."+a.sid+".dm", []byte(`3`), nil)
-	a.c.Next(routertest.IsEvent("dm"))
-	backendPub(t, nc, "acme.rt.chat.broadcast.all", nil, nil)
-	a.c.Next(routertest.IsEvent("all"))
-	b.c.Next(routertest.IsEvent("all"))
+	routertest.Publish(t, nc, "acme.rt.chat.socket."+a.SID+".dm", []byte(`3`), nil)
+	a.C.Next(routertest.IsEvent("dm"))
+	routertest.Publish(t, nc, "acme.rt.chat.broadcast.all", nil, nil)
+	a.C.Next(routertest.IsEvent("all"))
+	b.C.Next(routertest.IsEvent("all"))
 
-	rep := ctlCall(t, nc, "acme.rt.chat.ctl.rooms", `{}`)
-	equalJSON(t, "rooms reply", mustJSON(t, rep), `{"ok":true,"rooms":[{"room":"lobby","members":2}]}`)
+	rep := routertest.CtlCall(t, nc, "acme.rt.chat.ctl.rooms", `{}`)
+	routertest.EqualJSON(t, "rooms reply", routertest.MustJSON(t, rep), `{"ok":true,"rooms":[{"room":"lobby","members":2}]}`)
 
 	// The old prefix is not routerd's any more: a publish there reaches no one.
-	backendPub(t, nc, "router.chat.room.lobby.old", nil, nil)
-	backendPub(t, nc, "acme.rt.chat.room.lobby.marker", nil, nil)
-	a.c.Next(routertest.IsEvent("marker"))
-	a.c.None(routertest.IsEvent("old"))
+	routertest.Publish(t, nc, "router.chat.room.lobby.old", nil, nil)
+	routertest.Publish(t, nc, "acme.rt.chat.room.lobby.marker", nil, nil)
+	a.C.Next(routertest.IsEvent("marker"))
+	a.C.None(routertest.IsEvent("old"))
 
 	// Everything routerd itself published is under the prefix, and its
 	// node-to-node traffic (here: the rooms request asked of every node)
@@ -361,56 +298,56 @@ func TestCustomPrefix(t *testing.T) {
 
 func TestBackendRoomPublish(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	a, b, c := joined(n, "chat", "lobby"), joined(n, "chat", "lobby"), joined(n, "chat", "lobby")
-	out := joined(n, "chat", "elsewhere")
+	a, b, c := n.Joined("chat", "lobby"), n.Joined("chat", "lobby"), n.Joined("chat", "lobby")
+	out := n.Joined("chat", "elsewhere")
 
-	backendPub(t, nc, "router.chat.room.lobby.news", []byte(`{"headline":"x"}`), nil)
-	for _, m := range []member{a, b, c} {
-		f := m.c.Next(routertest.IsEvent("news"))
+	routertest.Publish(t, nc, "router.chat.room.lobby.news", []byte(`{"headline":"x"}`), nil)
+	for _, m := range []routertest.Member{a, b, c} {
+		f := m.C.Next(routertest.IsEvent("news"))
 		if f.Str("ns") != "chat" || f.Str("room") != "lobby" {
 			t.Errorf("news: %v", f)
 		}
-		equalJSON(t, "data", f.JSON("data"), `{"headline":"x"}`)
+		routertest.EqualJSON(t, "data", f.JSON("data"), `{"headline":"x"}`)
 		noField(t, f, "from")
 	}
-	out.c.None(routertest.IsEvent("news"))
+	out.C.None(routertest.IsEvent("news"))
 
 	// Router-Exclude skips that one socket (any header case).
-	backendPub(t, nc, "router.chat.room.lobby.update", []byte(`1`), nats.Header{"Router-Exclude": {b.sid}})
-	a.c.Next(routertest.IsEvent("update"))
-	c.c.Next(routertest.IsEvent("update"))
-	b.c.None(routertest.IsEvent("update"))
-	backendPub(t, nc, "router.chat.room.lobby.update2", []byte(`2`), nats.Header{"router-exclude": {a.sid}})
-	b.c.Next(routertest.IsEvent("update2"))
-	c.c.Next(routertest.IsEvent("update2"))
-	a.c.None(routertest.IsEvent("update2"))
+	routertest.Publish(t, nc, "router.chat.room.lobby.update", []byte(`1`), nats.Header{"Router-Exclude": {b.SID}})
+	a.C.Next(routertest.IsEvent("update"))
+	c.C.Next(routertest.IsEvent("update"))
+	b.C.None(routertest.IsEvent("update"))
+	routertest.Publish(t, nc, "router.chat.room.lobby.update2", []byte(`2`), nats.Header{"router-exclude": {a.SID}})
+	b.C.Next(routertest.IsEvent("update2"))
+	c.C.Next(routertest.IsEvent("update2"))
+	a.C.None(routertest.IsEvent("update2"))
 }
 
 func TestBackendSocketPublish(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	a, b := joined(n, "chat", "lobby"), joined(n, "chat", "lobby")
+	a, b := n.Joined("chat", "lobby"), n.Joined("chat", "lobby")
 
-	backendPub(t, nc, "router.chat.socket."+a.sid+".private", []byte(`{"for":"a"}`), nil)
-	f := a.c.Next(routertest.IsEvent("private"))
+	routertest.Publish(t, nc, "router.chat.socket."+a.SID+".private", []byte(`{"for":"a"}`), nil)
+	f := a.C.Next(routertest.IsEvent("private"))
 	if f.Str("ns") != "chat" {
 		t.Errorf("private: %v", f)
 	}
-	equalJSON(t, "data", f.JSON("data"), `{"for":"a"}`)
+	routertest.EqualJSON(t, "data", f.JSON("data"), `{"for":"a"}`)
 	noField(t, f, "room")
 	noField(t, f, "from")
-	b.c.None(routertest.IsEvent("private"))
+	b.C.None(routertest.IsEvent("private"))
 }
 
 func TestBackendBroadcast(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, func(c *config.Config) { c.Namespaces["other"] = config.DefaultNamespace() })
+	n := routertest.StartWith(t, func(c *config.Config) { c.Namespaces["other"] = config.DefaultNamespace() })
 	nc := n.Backend()
-	inRoom, noRoom := joined(n, "chat", "lobby"), joined(n, "chat")
-	otherRoom := joined(n, "chat", "x")
+	inRoom, noRoom := n.Joined("chat", "lobby"), n.Joined("chat")
+	otherRoom := n.Joined("chat", "x")
 
 	// A connection attached to both namespaces gets the chat broadcast once,
 	// for its chat socket only; a socket only in other gets nothing.
@@ -418,11 +355,11 @@ func TestBackendBroadcast(t *testing.T) {
 	multi.Connect("chat")
 	multi.Connect("other")
 	multi.Join("other", "lobby")
-	onlyOther := joined(n, "other", "lobby")
+	onlyOther := n.Joined("other", "lobby")
 
-	backendPub(t, nc, "router.chat.broadcast.alert", []byte(`"all hands"`), nil)
-	for _, m := range []member{inRoom, noRoom, otherRoom} {
-		f := m.c.Next(routertest.IsEvent("alert"))
+	routertest.Publish(t, nc, "router.chat.broadcast.alert", []byte(`"all hands"`), nil)
+	for _, m := range []routertest.Member{inRoom, noRoom, otherRoom} {
+		f := m.C.Next(routertest.IsEvent("alert"))
 		if f.Str("ns") != "chat" || f.JSON("data") != `"all hands"` {
 			t.Errorf("alert: %v", f)
 		}
@@ -431,21 +368,21 @@ func TestBackendBroadcast(t *testing.T) {
 	}
 	multi.Next(ofNS("alert", "chat"))
 	multi.None(routertest.IsEvent("alert"))
-	onlyOther.c.None(routertest.IsEvent("alert"))
+	onlyOther.C.None(routertest.IsEvent("alert"))
 
 	// Router-Exclude works on broadcasts too (extension, README).
-	backendPub(t, nc, "router.chat.broadcast.alert2", nil, nats.Header{"Router-Exclude": {noRoom.sid}})
-	inRoom.c.Next(routertest.IsEvent("alert2"))
-	otherRoom.c.Next(routertest.IsEvent("alert2"))
+	routertest.Publish(t, nc, "router.chat.broadcast.alert2", nil, nats.Header{"Router-Exclude": {noRoom.SID}})
+	inRoom.C.Next(routertest.IsEvent("alert2"))
+	otherRoom.C.Next(routertest.IsEvent("alert2"))
 	multi.Next(ofNS("alert2", "chat"))
-	noRoom.c.None(routertest.IsEvent("alert2"))
+	noRoom.C.None(routertest.IsEvent("alert2"))
 }
 
 func TestBackendPayloadMapping(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	a := joined(n, "chat", "lobby")
+	a := n.Joined("chat", "lobby")
 	cases := []struct {
 		name    string
 		payload string
@@ -472,18 +409,18 @@ func TestBackendPayloadMapping(t *testing.T) {
 	}
 	for i, tc := range cases {
 		event := fmt.Sprintf("p%d", i)
-		backendPub(t, nc, "router.chat.room.lobby."+event, []byte(tc.payload), nil)
-		f := a.c.Next(routertest.IsEvent(event))
+		routertest.Publish(t, nc, "router.chat.room.lobby."+event, []byte(tc.payload), nil)
+		f := a.C.Next(routertest.IsEvent(event))
 		if _, ok := f["data"]; !ok {
 			t.Errorf("%s: no data field in %v", tc.name, f)
 			continue
 		}
-		equalJSON(t, tc.name, f.JSON("data"), tc.data)
-		if tc.raw != "" && !rawHas(a.c, `"event":"`+event+`"`, `"data":`+tc.raw) {
-			t.Errorf("%s: no frame with data exactly %s in %q", tc.name, tc.raw, a.c.Raw())
+		routertest.EqualJSON(t, tc.name, f.JSON("data"), tc.data)
+		if tc.raw != "" && !rawHas(a.C, `"event":"`+event+`"`, `"data":`+tc.raw) {
+			t.Errorf("%s: no frame with data exactly %s in %q", tc.name, tc.raw, a.C.Raw())
 		}
 	}
-	for _, m := range a.c.Raw() {
+	for _, m := range a.C.Raw() {
 		if !utf8.ValidString(m) {
 			t.Errorf("message %q is not valid UTF-8", m)
 		}
@@ -514,8 +451,8 @@ func rawHas(c *routertest.Client, parts ...string) bool {
 
 func TestServerBoundQueueGroup(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
-	a := joined(n, "chat")
+	n := routertest.StartWith(t, nil)
+	a := n.Joined("chat")
 	const total = 60
 
 	// Each backend's queue subscription and its marker subscription share one
@@ -541,9 +478,9 @@ func TestServerBoundQueueGroup(t *testing.T) {
 		backends[i] = b
 	}
 	for i := range total {
-		a.c.Send(map[string]any{"type": "emit", "ns": "chat", "event": "work", "data": map[string]int{"n": i}})
+		a.C.Send(map[string]any{"type": "emit", "ns": "chat", "event": "work", "data": map[string]int{"n": i}})
 	}
-	a.c.Send(map[string]any{"type": "emit", "ns": "chat", "event": "done"})
+	a.C.Send(map[string]any{"type": "emit", "ns": "chat", "event": "done"})
 	seen := map[float64]int{}
 	for i, b := range backends {
 	loop:
@@ -562,7 +499,7 @@ func TestServerBoundQueueGroup(t *testing.T) {
 			t.Errorf("backend %d got no share of %d messages", i, total)
 		}
 		for _, m := range b.work {
-			wantHeaders(t, m, map[string]string{"Router-Ns": "chat", "Router-Sid": a.sid, "Router-Node": "t1", "Router-Event": "work", "Router-Room": ""})
+			wantHeaders(t, m, map[string]string{"Router-Ns": "chat", "Router-Sid": a.SID, "Router-Node": "t1", "Router-Event": "work", "Router-Room": ""})
 			seen[msgJSON(t, m)["n"].(float64)]++
 		}
 	}
@@ -578,9 +515,9 @@ func TestServerBoundQueueGroup(t *testing.T) {
 
 func TestServerBoundRequestReply(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	a := joined(n, "chat")
+	a := n.Joined("chat")
 	sub, err := nc.QueueSubscribe("router.chat.server.>", "api", func(m *nats.Msg) {
 		switch m.Subject {
 		case "router.chat.server.echo":
@@ -601,13 +538,13 @@ func TestServerBoundRequestReply(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "event": "echo", "data": map[string]any{"q": []int{1, 2}}})
-	equalJSON(t, "echo", r.JSON("data"), `{"q":[1,2]}`)
-	r = a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "event": "whoami"})
-	equalJSON(t, "whoami", r.JSON("data"), `{"sid":"`+a.sid+`"}`)
-	r = a.c.MustAck(map[string]any{"type": "emit", "ns": "chat", "event": "text"})
-	equalJSON(t, "text", r.JSON("data"), `"plain words"`)
-	r = a.c.Req(map[string]any{"type": "emit", "ns": "chat", "event": "fail"})
+	r := a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "event": "echo", "data": map[string]any{"q": []int{1, 2}}})
+	routertest.EqualJSON(t, "echo", r.JSON("data"), `{"q":[1,2]}`)
+	r = a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "event": "whoami"})
+	routertest.EqualJSON(t, "whoami", r.JSON("data"), `{"sid":"`+a.SID+`"}`)
+	r = a.C.MustAck(map[string]any{"type": "emit", "ns": "chat", "event": "text"})
+	routertest.EqualJSON(t, "text", r.JSON("data"), `"plain words"`)
+	r = a.C.Req(map[string]any{"type": "emit", "ns": "chat", "event": "fail"})
 	if r.Type() != "error" || r.Str("code") != "not_member" || r.Str("message") != "no such thing" {
 		t.Errorf("Router-Error reply: %v", r)
 	}
@@ -615,7 +552,7 @@ func TestServerBoundRequestReply(t *testing.T) {
 
 func TestPresenceAndLifecycleSubjects(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, func(c *config.Config) { c.Namespaces["quiet"] = config.DefaultNamespace() })
+	n := routertest.StartWith(t, func(c *config.Config) { c.Namespaces["quiet"] = config.DefaultNamespace() })
 	nc := n.Backend()
 	pres := routertest.Subscribe(t, nc, "router.*.presence.>")
 	life := routertest.Subscribe(t, nc, "router.*.lifecycle.*")
@@ -681,9 +618,9 @@ func TestPresenceAndLifecycleSubjects(t *testing.T) {
 
 func TestOrderBackendToRoom(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
-	a, b := joined(n, "chat", "lobby"), joined(n, "chat", "lobby")
+	a, b := n.Joined("chat", "lobby"), n.Joined("chat", "lobby")
 	const total = 200
 	for i := range total {
 		if err := nc.Publish("router.chat.room.lobby.tick", []byte(fmt.Sprint(i))); err != nil {
@@ -693,9 +630,9 @@ func TestOrderBackendToRoom(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []member{a, b} {
+	for _, m := range []routertest.Member{a, b} {
 		for i := range total {
-			if f := m.c.Next(routertest.IsEvent("tick")); f.Num("data") != float64(i) {
+			if f := m.C.Next(routertest.IsEvent("tick")); f.Num("data") != float64(i) {
 				t.Fatalf("event %d has data %v: out of order", i, f.JSON("data"))
 			}
 		}
@@ -704,15 +641,15 @@ func TestOrderBackendToRoom(t *testing.T) {
 
 func TestOrderClientToRoom(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, func(c *config.Config) { c.Limits.Rate.PerSecond = 0 })
+	n := routertest.StartWith(t, func(c *config.Config) { c.Limits.Rate.PerSecond = 0 })
 	obs := routertest.Subscribe(t, n.Backend(), "router.chat.room.lobby.tick")
-	a, b := joined(n, "chat", "lobby"), joined(n, "chat", "lobby")
+	a, b := n.Joined("chat", "lobby"), n.Joined("chat", "lobby")
 	const total = 200
 	for i := range total {
-		a.c.Send(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "tick", "data": i})
+		a.C.Send(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "tick", "data": i})
 	}
 	for i := range total {
-		if f := b.c.Next(routertest.IsEvent("tick")); f.Num("data") != float64(i) || f.Str("from") != a.sid {
+		if f := b.C.Next(routertest.IsEvent("tick")); f.Num("data") != float64(i) || f.Str("from") != a.SID {
 			t.Fatalf("event %d is %v: out of order", i, f)
 		}
 	}
@@ -737,7 +674,7 @@ func withSecure(c *config.Config) {
 
 // userSocket dials and connects to namespace secure as user (an HS256
 // token with sub = user).
-func userSocket(t *testing.T, n *routertest.Node, user string) member {
+func userSocket(t *testing.T, n *routertest.Node, user string) routertest.Member {
 	t.Helper()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": user,
@@ -751,51 +688,51 @@ func userSocket(t *testing.T, n *routertest.Node, user string) member {
 	if r.Type() != "connected" || r.Str("sid") == "" {
 		t.Fatalf("connect as %s: %v", user, r)
 	}
-	return member{c, r.Str("sid")}
+	return routertest.Member{C: c, SID: r.Str("sid")}
 }
 
 func TestUserSubject(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, withSecure)
+	n := routertest.StartWith(t, withSecure)
 	nc := n.Backend()
 	life := routertest.Subscribe(t, nc, "router.secure.lifecycle.connect")
 	alice1, alice2 := userSocket(t, n, "alice"), userSocket(t, n, "alice")
 	bob := userSocket(t, n, "bob")
 	carol := userSocket(t, n, "carol@example.com")
-	anon := joined(n, "chat")
+	anon := n.Joined("chat")
 
 	// Every socket of the user, and no one else.
-	backendPub(t, nc, "router.secure.user.alice.note", []byte(`{"to":"alice"}`), nil)
-	for _, m := range []member{alice1, alice2} {
-		f := m.c.Next(routertest.IsEvent("note"))
+	routertest.Publish(t, nc, "router.secure.user.alice.note", []byte(`{"to":"alice"}`), nil)
+	for _, m := range []routertest.Member{alice1, alice2} {
+		f := m.C.Next(routertest.IsEvent("note"))
 		if f.Str("ns") != "secure" {
 			t.Errorf("note: %v", f)
 		}
-		equalJSON(t, "data", f.JSON("data"), `{"to":"alice"}`)
+		routertest.EqualJSON(t, "data", f.JSON("data"), `{"to":"alice"}`)
 		noField(t, f, "room")
 		noField(t, f, "from")
 	}
-	bob.c.None(routertest.IsEvent("note"))
-	carol.c.None(routertest.IsEvent("note"))
-	anon.c.None(routertest.IsEvent("note"))
+	bob.C.None(routertest.IsEvent("note"))
+	carol.C.None(routertest.IsEvent("note"))
+	anon.C.None(routertest.IsEvent("note"))
 
 	// Router-Exclude works on user publishes too (extension, README).
-	backendPub(t, nc, "router.secure.user.alice.other_tab", nil, nats.Header{"Router-Exclude": {alice1.sid}})
-	alice2.c.Next(routertest.IsEvent("other_tab"))
-	alice1.c.None(routertest.IsEvent("other_tab"))
+	routertest.Publish(t, nc, "router.secure.user.alice.other_tab", nil, nats.Header{"Router-Exclude": {alice1.SID}})
+	alice2.C.Next(routertest.IsEvent("other_tab"))
+	alice1.C.None(routertest.IsEvent("other_tab"))
 
 	// User names are escaped like any name.
-	backendPub(t, nc, "router.secure.user.carol%40example%2Ecom.note", []byte(`"hi carol"`), nil)
-	if f := carol.c.Next(routertest.IsEvent("note")); f.JSON("data") != `"hi carol"` {
+	routertest.Publish(t, nc, "router.secure.user.carol%40example%2Ecom.note", []byte(`"hi carol"`), nil)
+	if f := carol.C.Next(routertest.IsEvent("note")); f.JSON("data") != `"hi carol"` {
 		t.Errorf("carol: %v", f)
 	}
-	alice1.c.None(routertest.IsEvent("note"))
+	alice1.C.None(routertest.IsEvent("note"))
 
 	// Once one of alice's sockets is gone, the other still gets her events.
-	alice1.c.MustAck(map[string]any{"type": "disconnect", "ns": "secure"})
-	backendPub(t, nc, "router.secure.user.alice.again", nil, nil)
-	alice2.c.Next(routertest.IsEvent("again"))
-	alice1.c.None(routertest.IsEvent("again"))
+	alice1.C.MustAck(map[string]any{"type": "disconnect", "ns": "secure"})
+	routertest.Publish(t, nc, "router.secure.user.alice.again", nil, nil)
+	alice2.C.Next(routertest.IsEvent("again"))
+	alice1.C.None(routertest.IsEvent("again"))
 
 	// Router-User on what routerd publishes for an authenticated socket, and
 	// "user" in its notices, presence lists and $join frames.
@@ -807,18 +744,18 @@ func TestUserSubject(t *testing.T) {
 	}
 	obs := routertest.Subscribe(t, nc, "router.secure.room.>")
 	pres := routertest.Subscribe(t, nc, "router.secure.presence.lobby")
-	bob.c.Join("secure", "lobby")
-	alice2.c.Join("secure", "lobby")
-	f := bob.c.Next(routertest.IsEvent("$join"))
-	equalJSON(t, "$join data", f.JSON("data"), `{"sid":"`+alice2.sid+`","user":"alice"}`)
-	equalJSON(t, "presence notice", string(pres.WaitN(t, 2)[1].Data), `{"action":"join","sid":"`+alice2.sid+`","user":"alice","node":"t1"}`)
-	r := bob.c.MustAck(map[string]any{"type": "presence", "ns": "secure", "room": "lobby"})
-	equalJSON(t, "presence", mustJSON(t, sortedMembers(t, r["data"])),
-		mustJSON(t, sortedMembers(t, jsonValue(t, `{"members":[{"sid":"`+alice2.sid+`","user":"alice"},{"sid":"`+bob.sid+`","user":"bob"}]}`))))
-	alice2.c.MustAck(map[string]any{"type": "emit", "ns": "secure", "room": "lobby", "event": "hello"})
+	bob.C.Join("secure", "lobby")
+	alice2.C.Join("secure", "lobby")
+	f := bob.C.Next(routertest.IsEvent("$join"))
+	routertest.EqualJSON(t, "$join data", f.JSON("data"), `{"sid":"`+alice2.SID+`","user":"alice"}`)
+	routertest.EqualJSON(t, "presence notice", string(pres.WaitN(t, 2)[1].Data), `{"action":"join","sid":"`+alice2.SID+`","user":"alice","node":"t1"}`)
+	r := bob.C.MustAck(map[string]any{"type": "presence", "ns": "secure", "room": "lobby"})
+	routertest.EqualJSON(t, "presence", routertest.MustJSON(t, sortedMembers(t, r["data"])),
+		routertest.MustJSON(t, sortedMembers(t, routertest.JSONValue(t, `{"members":[{"sid":"`+alice2.SID+`","user":"alice"},{"sid":"`+bob.SID+`","user":"bob"}]}`))))
+	alice2.C.MustAck(map[string]any{"type": "emit", "ns": "secure", "room": "lobby", "event": "hello"})
 	m := obs.WaitN(t, 1)[0]
-	wantHeaders(t, m, map[string]string{"Router-User": "alice", "Router-Sid": alice2.sid, "Router-Ns": "secure", "Router-Room": "lobby", "Router-Event": "hello"})
-	bob.c.Next(fromSID("hello", alice2.sid))
+	wantHeaders(t, m, map[string]string{"Router-User": "alice", "Router-Sid": alice2.SID, "Router-Ns": "secure", "Router-Room": "lobby", "Router-Event": "hello"})
+	bob.C.Next(routertest.IsEventFrom("hello", alice2.SID))
 }
 
 // sortedMembers returns {"members": [...]} with the members sorted by sid.

@@ -36,23 +36,23 @@ func ctlReply(t *testing.T, nc *nats.Conn, subject string, req contract.CtlReque
 
 func TestContractPackage(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	nc := n.Backend()
 	subj := contract.NewSubjects("router")
 	pres := routertest.Subscribe(t, nc, subj.Presence("chat", "a.b c"))
-	a := joined(n, "chat")
-	b := joined(n, "chat", "a.b c")
+	a := n.Joined("chat")
+	b := n.Joined("chat", "a.b c")
 	pres.WaitN(t, 1)
 
-	if rep := ctlReply(t, nc, subj.Ctl("chat", contract.CtlJoin), contract.CtlRequest{SID: a.sid, Room: "a.b c"}); !rep.OK || rep.Count != 1 {
+	if rep := ctlReply(t, nc, subj.Ctl("chat", contract.CtlJoin), contract.CtlRequest{SID: a.SID, Room: "a.b c"}); !rep.OK || rep.Count != 1 {
 		t.Errorf("ctl join: %+v", rep)
 	}
 	m := pres.WaitN(t, 2)[1]
 	var notice contract.PresenceNotice
-	if err := json.Unmarshal(m.Data, &notice); err != nil || notice != (contract.PresenceNotice{Action: contract.PresenceJoin, SID: a.sid, Node: "t1"}) {
+	if err := json.Unmarshal(m.Data, &notice); err != nil || notice != (contract.PresenceNotice{Action: contract.PresenceJoin, SID: a.SID, Node: "t1"}) {
 		t.Errorf("presence notice %s: %+v, %v", m.Data, notice, err)
 	}
-	if m.Header.Get(contract.HeaderNs) != "chat" || m.Header.Get(contract.HeaderSid) != a.sid || m.Header.Get(contract.HeaderRoom) != "a.b c" || m.Header.Get(contract.HeaderNode) != "t1" {
+	if m.Header.Get(contract.HeaderNs) != "chat" || m.Header.Get(contract.HeaderSid) != a.SID || m.Header.Get(contract.HeaderRoom) != "a.b c" || m.Header.Get(contract.HeaderNode) != "t1" {
 		t.Errorf("presence notice headers: %v", m.Header)
 	}
 
@@ -61,7 +61,7 @@ func TestContractPackage(t *testing.T) {
 	for _, mb := range rep.Members {
 		got[mb] = true
 	}
-	if want := map[contract.Member]bool{{SID: a.sid}: true, {SID: b.sid}: true}; !rep.OK || !reflect.DeepEqual(got, want) {
+	if want := map[contract.Member]bool{{SID: a.SID}: true, {SID: b.SID}: true}; !rep.OK || !reflect.DeepEqual(got, want) {
 		t.Errorf("ctl presence: %+v", rep)
 	}
 	rep = ctlReply(t, nc, subj.Ctl("chat", contract.CtlRooms), contract.CtlRequest{})
@@ -74,9 +74,9 @@ func TestContractPackage(t *testing.T) {
 	}
 
 	// A backend publish reaches the room's members, but the excluded one.
-	backendPub(t, nc, subj.Room("chat", "a.b c", "news"), []byte(`{"n": 1}`), nats.Header{contract.HeaderExclude: {b.sid}})
-	if f := a.c.Next(routertest.IsEvent("news")); f.Str("room") != "a.b c" {
+	routertest.Publish(t, nc, subj.Room("chat", "a.b c", "news"), []byte(`{"n": 1}`), nats.Header{contract.HeaderExclude: {b.SID}})
+	if f := a.C.Next(routertest.IsEvent("news")); f.Str("room") != "a.b c" {
 		t.Errorf("news: %v", f)
 	}
-	b.c.None(routertest.IsEvent("news"))
+	b.C.None(routertest.IsEvent("news"))
 }

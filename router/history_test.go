@@ -1,4 +1,9 @@
-package daemon_test
+package router_test
+
+// Tests of room history (JetStream): replay on join with since, the seam
+// between replay and live events, retention, scrollback, backend events,
+// restarts and deployment variants, through a whole node
+// (internal/routertest).
 
 import (
 	"context"
@@ -414,15 +419,7 @@ func TestHistoryReplayLargerThanSendQueue(t *testing.T) {
 	cfg.Limits.SendQueue = 16
 	cfg.Limits.Rate.PerSecond = 0
 	n := rt.Start(t, cfg)
-	nc := n.Backend()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt.Eventually(t, "history stream", func() error {
-		_, err := js.Stream(context.Background(), "routerd_router_hist")
-		return err
-	})
+	_, js := histBackend(t, n)
 	for i := 0; i < 300; i++ {
 		if _, err := js.Publish(context.Background(), "router.hist.room.r.msg", []byte(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
@@ -487,7 +484,7 @@ func TestHistoryVariants(t *testing.T) {
 			return rt.Start(t, cfg)
 		}},
 		{"external", "hist", func(t *testing.T) *rt.Node {
-			bus := externalNATS(t, 0, t.TempDir())
+			bus := rt.ExternalNATS(t, 0, t.TempDir())
 			cfg := historyConfig(t, "", 10)
 			cfg.NATS.JetStream.Enabled = false
 			cfg.NATS.URL = []string{bus.ClientURL()}

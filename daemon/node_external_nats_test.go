@@ -7,38 +7,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/routerd/routerd/internal/routertest"
 )
 
-// externalNATS runs a nats-server on port (0: a free one) as an external
-// bus, with JetStream in storeDir unless it is "".
-func externalNATS(t *testing.T, port int, storeDir string) *server.Server {
+// eventuallyReadyz waits until the node's /readyz answers code.
+func eventuallyReadyz(t *testing.T, n *routertest.Node, what string, code int) {
 	t.Helper()
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true, JetStream: storeDir != "", StoreDir: storeDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("external nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-func readyz(n *routertest.Node) int {
-	resp, err := http.Get(n.HTTPURL() + "/readyz")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	routertest.Eventually(t, what, func() error {
+		if got := n.Readyz(); got != code {
+			return fmt.Errorf("readyz %d", got)
+		}
+		return nil
+	})
 }
 
 // TestExternalNATSOutage runs a node on an external NATS server, stops that
@@ -46,7 +28,7 @@ func readyz(n *routertest.Node) int {
 // client stays connected, and traffic resumes by itself both ways.
 func TestExternalNATSOutage(t *testing.T) {
 	t.Parallel()
-	bus := externalNATS(t, 0, "")
+	bus := routertest.ExternalNATS(t, 0, "")
 	port := bus.Addr().(*net.TCPAddr).Port
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg := routertest.Config(t)
@@ -72,21 +54,11 @@ func TestExternalNATSOutage(t *testing.T) {
 
 	bus.Shutdown()
 	bus.WaitForShutdown()
-	routertest.Eventually(t, "readyz 503 while NATS is down", func() error {
-		if code := readyz(n); code != http.StatusServiceUnavailable {
-			return fmt.Errorf("readyz %d", code)
-		}
-		return nil
-	})
+	eventuallyReadyz(t, n, "readyz 503 while NATS is down", http.StatusServiceUnavailable)
 	c.Barrier() // the WebSocket connection is still served
 
-	externalNATS(t, port, "")
-	routertest.Eventually(t, "readyz 200 after NATS is back", func() error {
-		if code := readyz(n); code != http.StatusOK {
-			return fmt.Errorf("readyz %d", code)
-		}
-		return nil
-	})
+	routertest.ExternalNATS(t, port, "")
+	eventuallyReadyz(t, n, "readyz 200 after NATS is back", http.StatusOK)
 	routertest.Eventually(t, "backend events reach the client again", func() error {
 		if err := be.Publish("router.chat.room.lobby.back", []byte(`2`)); err != nil {
 			return err
@@ -116,18 +88,13 @@ func TestExternalNATSLate(t *testing.T) {
 	cfg := routertest.Config(t)
 	cfg.NATS.URL = []string{fmt.Sprintf("nats://127.0.0.1:%d", port)}
 	n := routertest.Start(t, cfg)
-	if code := readyz(n); code != http.StatusServiceUnavailable {
+	if code := n.Readyz(); code != http.StatusServiceUnavailable {
 		t.Fatalf("readyz %d before NATS is up", code)
 	}
 	c := n.Dial() // WebSockets are served meanwhile
 
-	externalNATS(t, port, "")
-	routertest.Eventually(t, "readyz 200 once NATS is up", func() error {
-		if code := readyz(n); code != http.StatusOK {
-			return fmt.Errorf("readyz %d", code)
-		}
-		return nil
-	})
+	routertest.ExternalNATS(t, port, "")
+	eventuallyReadyz(t, n, "readyz 200 once NATS is up", http.StatusOK)
 	c.Connect("chat")
 	c.Join("chat", "lobby")
 	be := n.Backend()

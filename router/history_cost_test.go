@@ -1,4 +1,4 @@
-package daemon_test
+package router_test
 
 import (
 	"fmt"

@@ -43,7 +43,7 @@ func (a *asyncErrors) waitFor(t *testing.T, substr string) {
 
 func TestNATSUsers(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, func(cfg *config.Config) {
+	n := routertest.StartWith(t, func(cfg *config.Config) {
 		cfg.Namespaces["tenant-*"] = config.DefaultNamespace()
 		cfg.NATS.Users = []config.User{
 			{User: "acme", Password: "acme-pw", Namespaces: []string{"tenant-acme"}},

@@ -44,12 +44,7 @@ func TestUnavailableWhileNATSIsDown(t *testing.T) {
 	c.Join("chat", "lobby")
 	ext.Shutdown()
 	ext.WaitForShutdown()
-	rt.Eventually(t, "readyz 503", func() error {
-		if code := readyz(n); code != http.StatusServiceUnavailable {
-			return fmt.Errorf("readyz %d", code)
-		}
-		return nil
-	})
+	eventuallyReadyz(t, n, "readyz 503", http.StatusServiceUnavailable)
 	for _, f := range []map[string]any{
 		{"type": "join", "ns": "chat", "room": "other"},
 		{"type": "emit", "ns": "chat", "room": "lobby", "event": "x", "data": 1},
@@ -131,5 +126,5 @@ func TestTooLarge(t *testing.T) {
 			t.Errorf("%v: %s, want too_large", f["room"], code)
 		}
 	}
-	natsServes(t, n, c, "chat")
+	rt.NATSServes(t, n, c, "chat")
 }

@@ -1,4 +1,4 @@
-package daemon_test
+package router_test
 
 import (
 	"context"
@@ -87,7 +87,7 @@ func TestHistoryAuthorization(t *testing.T) {
 		return nil
 	})
 	for _, subject := range []string{"router.board.room.secret.msg", "router.board.room.public-1.msg", "router.managed.room.other.msg", "router.managed.room.mine.msg"} {
-		backendPub(t, be, subject, []byte(`"kept"`), nil)
+		rt.Publish(t, be, subject, []byte(`"kept"`), nil)
 	}
 	token := func(claims jwt.MapClaims) string {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
@@ -125,7 +125,7 @@ func TestHistoryAuthorization(t *testing.T) {
 	if code := m.Req(history("managed", "other")).Str("code"); code != "forbidden" {
 		t.Errorf("history of a room not joined where clients may not join: %s, want forbidden", code)
 	}
-	wantCount(t, "ctl join", ctlCall(t, be, "router.managed.ctl.join", mustJSON(t, map[string]any{"sid": sid, "room": "mine"})), 1)
+	rt.WantCount(t, "ctl join", rt.CtlCall(t, be, "router.managed.ctl.join", rt.MustJSON(t, map[string]any{"sid": sid, "room": "mine"})), 1)
 	if got := stored(m, "managed", "mine"); got != 1 {
 		t.Errorf("history of a room the backend joined: %d events, want 1", got)
 	}
@@ -138,14 +138,7 @@ func TestHistoryAuthorization(t *testing.T) {
 func TestHistoryStreamBounds(t *testing.T) {
 	dir := t.TempDir()
 	n := rt.Start(t, historyConfig(t, dir, 5))
-	js, err := jetstream.New(n.Backend())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt.Eventually(t, "history stream", func() error {
-		_, err := js.Stream(context.Background(), "routerd_router_hist")
-		return err
-	})
+	_, js := histBackend(t, n)
 	info := streamInfo(t, js, "routerd_router_hist")
 	if info.Config.MaxMsgs != 5000 || info.Config.MaxBytes != 64<<20 || info.Config.MaxMsgsPerSubject != 5 {
 		t.Errorf("default bounds: max_msgs %d, max_bytes %d, per subject %d; want 5000, %d, 5", info.Config.MaxMsgs, info.Config.MaxBytes, info.Config.MaxMsgsPerSubject, 64<<20)
@@ -156,7 +149,7 @@ func TestHistoryStreamBounds(t *testing.T) {
 	cfg.Namespaces["hist"].History.MaxStreamMsgs = 20
 	cfg.Namespaces["hist"].History.MaxStreamBytes = 1 << 20
 	n = rt.Start(t, cfg)
-	js, err = jetstream.New(n.Backend())
+	js, err := jetstream.New(n.Backend())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,35 +173,6 @@ func TestHistoryStreamBounds(t *testing.T) {
 	got := historyData(t, c.MustAck(map[string]any{"type": "history", "ns": "hist", "room": "r", "limit": 100}))
 	if want := []string{"55", "56", "57", "58", "59"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("history %v, want the room's last max_msgs events %v", got, want)
-	}
-}
-
-// TestNamespacesPerConnection: a connection attaches at most
-// limits.max_namespaces_per_connection namespaces; one more is refused with
-// limit_exceeded and the connection stays usable; a namespace given up
-// makes room; other connections count on their own.
-func TestNamespacesPerConnection(t *testing.T) {
-	n := nodeWith(t, func(cfg *config.Config) {
-		cfg.Limits.MaxNamespacesPerConnection = 3
-		cfg.Namespaces["ns-*"] = config.DefaultNamespace()
-	})
-	c := n.Dial()
-	for i := 1; i <= 3; i++ {
-		c.Connect(fmt.Sprintf("ns-%d", i))
-	}
-	connect4 := map[string]any{"type": "connect", "ns": "ns-4"}
-	if code := c.ErrorCode(connect4); code != "limit_exceeded" {
-		t.Fatalf("a fourth namespace: %s, want limit_exceeded", code)
-	}
-	c.Join("ns-1", "r")
-	c.MustAck(map[string]any{"type": "disconnect", "ns": "ns-1"})
-	c.Connect("ns-4")
-	if code := c.ErrorCode(map[string]any{"type": "connect", "ns": "ns-5"}); code != "limit_exceeded" {
-		t.Fatalf("a fourth namespace after one was given up and taken: %s, want limit_exceeded", code)
-	}
-	other := n.Dial()
-	for i := 1; i <= 3; i++ {
-		other.Connect(fmt.Sprintf("ns-%d", i))
 	}
 }
 

@@ -168,14 +168,14 @@ func TestClusterCtlPresenceAndWorkers(t *testing.T) {
 	}
 	// one ctl request answers for the whole cluster
 	be := nodes[1].Backend()
-	rep := ctlCall(t, be, "router.chat.ctl.rooms", `{}`)
-	if mustJSON(t, rep["rooms"]) != `[{"members":3,"room":"lobby"}]` {
+	rep := routertest.CtlCall(t, be, "router.chat.ctl.rooms", `{}`)
+	if routertest.MustJSON(t, rep["rooms"]) != `[{"members":3,"room":"lobby"}]` {
 		t.Errorf("rooms = %v", rep)
 	}
-	rep = ctlCall(t, be, "router.chat.ctl.join", fmt.Sprintf(`{"sid":%q,"room":"vip"}`, sids[2]))
-	wantCount(t, "ctl join across nodes", rep, 1)
-	rep = ctlCall(t, be, "router.chat.ctl.disconnect", `{"room":"lobby"}`)
-	wantCount(t, "ctl disconnect across nodes", rep, 3)
+	rep = routertest.CtlCall(t, be, "router.chat.ctl.join", fmt.Sprintf(`{"sid":%q,"room":"vip"}`, sids[2]))
+	routertest.WantCount(t, "ctl join across nodes", rep, 1)
+	rep = routertest.CtlCall(t, be, "router.chat.ctl.disconnect", `{"room":"lobby"}`)
+	routertest.WantCount(t, "ctl disconnect across nodes", rep, 3)
 	for _, c := range clients {
 		if f := c.Next(routertest.IsType("disconnected")); f.Str("ns") != "chat" {
 			t.Errorf("disconnected = %v", f)

@@ -52,7 +52,7 @@ func TestMaxHeaderBytes(t *testing.T) {
 	for _, max := range []int{8192, 16384} {
 		t.Run(fmt.Sprint(max), func(t *testing.T) {
 			t.Parallel()
-			n := nodeWith(t, func(cfg *config.Config) { cfg.HTTP.MaxHeaderBytes = max })
+			n := routertest.StartWith(t, func(cfg *config.Config) { cfg.HTTP.MaxHeaderBytes = max })
 			if got := rawRequest(t, n, "/healthz", max); got != http.StatusOK {
 				t.Errorf("request of max_header_bytes: HTTP %d, want 200", got)
 			}

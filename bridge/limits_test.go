@@ -1,14 +1,13 @@
-package daemon_test
+package bridge_test
 
-// Integration tests of the connection limits of SPEC §2 and §6 (frame size,
-// rooms per socket, liveness, send queue, rate) and of the graceful
-// shutdown, through a real node.
+// Tests of the connection limits of SPEC §2 and §6 (frame size, liveness,
+// send queue, rate, connections), of the close codes that end a connection
+// and of the graceful shutdown, through a whole node (internal/routertest).
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -91,27 +90,6 @@ func (r *limReader) ended(t *testing.T, d time.Duration) error {
 	}
 }
 
-// limMetric returns the value of one sample line of the node's /metrics
-// ("" when absent).
-func limMetric(t *testing.T, node *routertest.Node, sample string) string {
-	t.Helper()
-	resp, err := http.Get(node.HTTPURL() + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // limCloseCode returns the close code of a read error, or -1.
 func limCloseCode(err error) int {
 	var ce *websocket.CloseError
@@ -128,7 +106,7 @@ func TestLimitMaxFrameBytes(t *testing.T) {
 	node := routertest.Start(t, cfg)
 	a, b := node.Dial(), node.Dial()
 	a.Connect("chat")
-	protoMember(t, b, "chat", "lobby")
+	routertest.ConnectJoin(t, b, "chat", "lobby")
 
 	// frame returns a leave frame of exactly n bytes.
 	frame := func(n, id int) string {
@@ -155,42 +133,11 @@ func TestLimitMaxFrameBytes(t *testing.T) {
 	// Other connections are unaffected; so is a later client sending big data
 	// within the limit.
 	c := node.Dial()
-	sidC := protoMember(t, c, "chat", "lobby")
+	sidC := routertest.ConnectJoin(t, c, "chat", "lobby")
 	big := strings.Repeat("y", 3900)
 	c.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "big", "data": big})
-	if ev := b.Next(protoIsEventFrom("big", sidC)); ev["data"] != big {
+	if ev := b.Next(routertest.IsEventFrom("big", sidC)); ev["data"] != big {
 		t.Errorf("big event: %d bytes of data", len(ev.Str("data")))
-	}
-}
-
-func TestLimitMaxRoomsPerSocket(t *testing.T) {
-	t.Parallel()
-	cfg := routertest.Config(t)
-	cfg.Limits.MaxRoomsPerSocket = 3
-	node := routertest.Start(t, cfg)
-	c := node.Dial()
-	c.Connect("chat")
-	for _, room := range []string{"r1", "r2", "r3"} {
-		c.Join("chat", room)
-	}
-	if code := c.ErrorCode(map[string]any{"type": "join", "ns": "chat", "room": "r4"}); code != "limit_exceeded" {
-		t.Errorf("fourth room: %s, want limit_exceeded", code)
-	}
-	// The refused join left no trace.
-	if r := c.MustAck(map[string]any{"type": "presence", "ns": "chat", "room": "r4"}); r.JSON("data") != `{"members":[]}` {
-		t.Errorf("r4 after a refused join: %s", r.JSON("data"))
-	}
-	c.Join("chat", "r1") // a room one is in already does not count again
-	c.MustAck(map[string]any{"type": "leave", "ns": "chat", "room": "r2"})
-	c.Join("chat", "r4")
-	if code := c.ErrorCode(map[string]any{"type": "join", "ns": "chat", "room": "r5"}); code != "limit_exceeded" {
-		t.Errorf("fourth room after a leave and a join: %s, want limit_exceeded", code)
-	}
-	// The limit is per socket: a new attachment starts from zero.
-	d := node.Dial()
-	d.Connect("chat")
-	for _, room := range []string{"r1", "r5", "r6"} {
-		d.Join("chat", room)
 	}
 }
 
@@ -203,7 +150,7 @@ func TestLimitLiveness(t *testing.T) {
 	cfg.HTTP.PongTimeout = 2 * time.Second
 	node := routertest.Start(t, cfg)
 	watcher := node.Dial()
-	protoMember(t, watcher, "chat", "lobby")
+	routertest.ConnectJoin(t, watcher, "chat", "lobby")
 
 	// A client that answers pings (as gorilla does by default) stays open.
 	var livePings atomic.Int32
@@ -284,7 +231,7 @@ func TestLimitSendQueueSlowConsumer(t *testing.T) {
 	nc := node.Backend()
 
 	fast := node.Dial()
-	protoMember(t, fast, "chat", "flood")
+	routertest.ConnectJoin(t, fast, "chat", "flood")
 
 	// The slow client joins, then never reads again.
 	slow := limDial(t, node, &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 512, HandshakeTimeout: routertest.Wait}, nil)
@@ -307,7 +254,7 @@ func TestLimitSendQueueSlowConsumer(t *testing.T) {
 			joined = joined || f["type"] == "ack" && f["id"] == float64(2)
 		}
 	}
-	fast.Next(protoIsPresence("$join", "flood", slowSID))
+	fast.Next(routertest.IsPresence("$join", "flood", slowSID))
 
 	// Flood the room from a backend in chunks the fast client keeps up with
 	// (a chunk is less than its queue), until the slow one overflows.
@@ -339,7 +286,7 @@ func TestLimitSendQueueSlowConsumer(t *testing.T) {
 		}
 	}
 	const sample = `routerd_closes_total{reason="slow_consumer"}`
-	for limMetric(t, node, sample) == "" {
+	for routertest.Metric(t, node, sample) == "" {
 		if sent >= 4000 { // 1 GB: no buffer on the way is that large
 			t.Fatalf("the slow client was not cut off after %d events", sent)
 		}
@@ -356,8 +303,8 @@ func TestLimitSendQueueSlowConsumer(t *testing.T) {
 	if code := limCloseCode(err); code != websocket.CloseTryAgainLater {
 		t.Errorf("slow client ended with %v, want close %d", err, websocket.CloseTryAgainLater)
 	}
-	fast.Next(protoIsPresence("$leave", "flood", slowSID))
-	if v := limMetric(t, node, sample); v != "1" {
+	fast.Next(routertest.IsPresence("$leave", "flood", slowSID))
+	if v := routertest.Metric(t, node, sample); v != "1" {
 		t.Errorf("%s = %s, want 1", sample, v)
 	}
 
@@ -376,7 +323,7 @@ func TestLimitRate(t *testing.T) {
 	cfg.Limits.Rate.Burst = 5
 	node := routertest.Start(t, cfg)
 	other := node.Dial()
-	sidOther := protoMember(t, other, "chat", "lobby")
+	sidOther := routertest.ConnectJoin(t, other, "chat", "lobby")
 
 	// Eight frames at once: the burst of five passes, the rest are refused
 	// one by one.
@@ -398,7 +345,7 @@ func TestLimitRate(t *testing.T) {
 	}
 	// Refused frames do not close the connection: it is still in the room.
 	other.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "still"})
-	c.Next(protoIsEventFrom("still", sidOther))
+	c.Next(routertest.IsEventFrom("still", sidOther))
 
 	// A client that keeps going over the limit is closed with 1008.
 	flood := node.Dial()
@@ -427,7 +374,7 @@ func TestLimitShutdownGoingAway(t *testing.T) {
 	t.Parallel()
 	node := routertest.Start(t, routertest.Config(t))
 	a, b := node.Dial(), node.Dial()
-	protoMember(t, a, "chat", "lobby")
+	routertest.ConnectJoin(t, a, "chat", "lobby")
 	b.Connect("chat") // attached, in no room
 	idle := node.Dial()
 

@@ -9,9 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	mrand "math/rand"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,38 +22,6 @@ import (
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/routertest"
 )
-
-func TestAllowedOrigins(t *testing.T) {
-	t.Parallel()
-	n := nodeWith(t, func(cfg *config.Config) { cfg.HTTP.AllowedOrigins = []string{"https://app.example.com"} })
-	dial := func(origin string) int {
-		h := http.Header{}
-		if origin != "" {
-			h.Set("Origin", origin)
-		}
-		ws, resp, err := websocket.DefaultDialer.Dial(n.WSURL(), h)
-		if err == nil {
-			ws.Close()
-			return http.StatusSwitchingProtocols
-		}
-		if resp == nil {
-			t.Fatalf("dial: %v", err)
-		}
-		return resp.StatusCode
-	}
-	if got := dial("https://app.example.com"); got != http.StatusSwitchingProtocols {
-		t.Errorf("allowed origin: HTTP %d", got)
-	}
-	if got := dial("https://evil.example.com"); got != http.StatusForbidden {
-		t.Errorf("other origin: HTTP %d, want 403", got)
-	}
-	if got := dial(""); got != http.StatusSwitchingProtocols {
-		t.Errorf("no Origin (not a browser): HTTP %d", got)
-	}
-	if got := limMetric(t, n, `routerd_connections_refused_total{reason="origin"}`); got != "1" {
-		t.Errorf("refusals by origin = %q", got)
-	}
-}
 
 // selfSigned writes a certificate for 127.0.0.1 and its key.
 func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
@@ -98,7 +64,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 func TestTLS(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, pool := selfSigned(t)
-	n := nodeWith(t, func(cfg *config.Config) {
+	n := routertest.StartWith(t, func(cfg *config.Config) {
 		cfg.HTTP.TLS = config.TLSFiles{CertFile: certFile, KeyFile: keyFile}
 		cfg.NATS.TLS = config.TLSFiles{CertFile: certFile, KeyFile: keyFile}
 	})
@@ -124,51 +90,11 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestGarbage throws random text and binary messages at the daemon from
-// several connections; it keeps serving them and everyone else.
-func TestGarbage(t *testing.T) {
-	t.Parallel()
-	n := nodeWith(t, func(cfg *config.Config) { cfg.Limits.Rate.PerSecond = 0 })
-	watcher := n.Dial()
-	watcher.Connect("chat")
-	watcher.Join("chat", "lobby")
-	rng := mrand.New(mrand.NewSource(1))
-	pieces := []string{`{`, `}`, `"type"`, `:`, `"emit"`, `"join"`, `"ns"`, `"chat"`, `"room"`, `"lobby"`, `,`, `[`, `]`, `null`, `1e999`, `-0`, `"\u0000"`, "\n", `"id"`, `99999999999999999999`, `"data"`, `{"a":`, `"$join"`, `true`}
-	for c := 0; c < 4; c++ {
-		g := n.Dial()
-		g.Connect("chat")
-		for i := 0; i < 300; i++ {
-			switch rng.Intn(3) {
-			case 0:
-				b := make([]byte, rng.Intn(200))
-				rng.Read(b)
-				if err := g.WS.WriteMessage(websocket.BinaryMessage, b); err != nil {
-					t.Fatal(err)
-				}
-			case 1:
-				b := make([]byte, rng.Intn(200))
-				rng.Read(b)
-				g.Send(b)
-			default:
-				var s []byte
-				for j := rng.Intn(12); j >= 0; j-- {
-					s = append(s, pieces[rng.Intn(len(pieces))]...)
-				}
-				g.Send(s)
-			}
-		}
-		g.Barrier()
-		g.Join("chat", "lobby")
-	}
-	watcher.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "still", "self": true})
-	watcher.Next(routertest.IsEvent("still"))
-}
-
 // TestHandshakeTimeout: a client that never finishes its upgrade request
 // is disconnected after http.handshake_timeout.
 func TestHandshakeTimeout(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, func(cfg *config.Config) { cfg.HTTP.HandshakeTimeout = 300 * time.Millisecond })
+	n := routertest.StartWith(t, func(cfg *config.Config) { cfg.HTTP.HandshakeTimeout = 300 * time.Millisecond })
 	c, err := net.Dial("tcp", n.HTTPAddr())
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	n := nodeWith(t, nil)
+	n := routertest.StartWith(t, nil)
 	a, b := n.Dial(), n.Dial()
 	a.Connect("chat")
 	b.Connect("chat")

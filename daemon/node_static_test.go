@@ -89,7 +89,7 @@ func staticGet(t *testing.T, n *routertest.Node, path string) (int, string, stri
 func TestStaticDir(t *testing.T) {
 	t.Parallel()
 	dir := staticTree(t)
-	n := nodeWith(t, func(cfg *config.Config) { cfg.HTTP.StaticDir = dir })
+	n := routertest.StartWith(t, func(cfg *config.Config) { cfg.HTTP.StaticDir = dir })
 	served := []struct{ path, body string }{
 		{"/", "<h1>home</h1>"},
 		{"/index.html", "<h1>home</h1>"},
@@ -167,7 +167,7 @@ func TestStaticDir(t *testing.T) {
 func TestStaticDirGone(t *testing.T) {
 	t.Parallel()
 	dir := staticTree(t)
-	n := nodeWith(t, func(cfg *config.Config) { cfg.HTTP.StaticDir = dir })
+	n := routertest.StartWith(t, func(cfg *config.Config) { cfg.HTTP.StaticDir = dir })
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
