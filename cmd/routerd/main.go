@@ -4,6 +4,8 @@
 //
 //	routerd -c router.yaml          run a node
 //	routerd -c router.yaml --check  validate the config and exit
+//	routerd --version               print the version, commit and date
+//	routerd --healthcheck URL       exit 0 if URL (/readyz) answers 200
 package main
 
 import (
@@ -22,9 +24,6 @@ import (
 	"github.com/routerd/routerd/daemon"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // shutdownTimeout bounds the graceful shutdown after SIGINT/SIGTERM.
 const shutdownTimeout = 30 * time.Second
 
@@ -35,6 +34,7 @@ func main() {
 // run is main with its inputs and outputs passed in; it returns the exit code.
 func run(args, environ []string, stdout, stderr io.Writer) int {
 	fs := config.NewFlagSet("routerd")
+	fs.String(flagHealthcheck, "", "GET this URL (e.g. http://127.0.0.1:8080/readyz) and exit: 0 if it answers 200, else 1 (no config is read)")
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -44,8 +44,11 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if v, _ := fs.GetBool(config.FlagVersion); v {
-		fmt.Fprintln(stdout, "routerd", version)
+		fmt.Fprint(stdout, versionText(buildInfo(), version))
 		return 0
+	}
+	if url, _ := fs.GetString(flagHealthcheck); url != "" {
+		return healthcheck(url, stdout, stderr)
 	}
 	cfg, err := config.Load(fs, environ)
 	if err != nil {
