@@ -143,14 +143,21 @@ func (a *Authenticator) verify(token string) (*Claims, error) {
 // backend asks P.{ns}.auth and reads its contract.AuthReply. The request
 // body is the client's auth object as it is ({} when absent); what else a
 // backend may need travels in headers: Router-Ns, Router-Node,
-// Router-Remote-Addr and the upgrade request's HTTP headers as Http-<Name>.
+// Router-Remote-Addr, Router-Url, Router-Query (when the client gave a
+// query) and the opening request's HTTP headers as Http-<Name>.
 func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMessage, info router.ConnInfo) (router.Identity, error) {
 	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
 	h := nats.Header{contract.HeaderNs: {ns}, contract.HeaderNode: {a.node}, contract.HeaderRemoteAddr: {info.RemoteAddr}}
-	for k, v := range info.Header {
-		h[contract.HeaderHTTPPrefix+k] = v
+	if info.URL != "" {
+		h[contract.HeaderURL] = []string{info.URL}
+	}
+	if info.Query != "" {
+		h[contract.HeaderQuery] = []string{info.Query}
+	}
+	for name, v := range info.Header.All() {
+		h[contract.HeaderHTTPPrefix+name] = append(h[contract.HeaderHTTPPrefix+name], v)
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()

@@ -27,6 +27,7 @@ type clientFrame struct {
 	Auth   json.RawMessage `json:"auth"`
 	Limit  *int            `json:"limit"`
 	Before *uint64         `json:"before"`
+	Ack    *uint64         `json:"ack"`
 
 	id uint64 // the parsed id; 0 when absent
 }
@@ -151,6 +152,10 @@ func (codec) EncodeEvent(e *router.Event) []byte {
 	if e.Seq != 0 {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, e.Seq, 10)
+	}
+	if e.Ack != 0 {
+		b = append(b, `,"ack":`...)
+		b = strconv.AppendUint(b, e.Ack, 10)
 	}
 	b = append(b, `,"data":`...)
 	if len(e.Data) == 0 {

@@ -27,6 +27,8 @@ func TestDecodeFrame(t *testing.T) {
 		{in: `{"type":"emit","data":null}`, typ: "emit", check: func(f *clientFrame) bool { return string(f.Data) == "null" }},
 		{in: `{"type":"x","unknown":{"deep":[1]}}`, typ: "x", reason: "unknown fields are ignored"},
 		{in: `{"type":"join","since":7}`, typ: "join", check: func(f *clientFrame) bool { return *f.Since == 7 }},
+		{in: `{"type":"reply","ns":"chat","ack":3,"data":[1]}`, typ: "reply", check: func(f *clientFrame) bool { return *f.Ack == 3 && string(f.Data) == "[1]" }},
+		{in: `{"type":"reply","ack":-3,"id":5}`, code: contract.CodeBadFrame, id: 5, reason: "ack is a positive integer"},
 		{in: `{"type":"connect","ns":"chat","auth":{"token":"t"}}`, typ: "connect"},
 		{in: `{"type":"connect","id":null}`, typ: "connect", reason: "a null id is no id"},
 		{in: `not json`, code: contract.CodeBadFrame},
@@ -115,6 +117,10 @@ func TestEncodeEvent(t *testing.T) {
 	min := codec{}.EncodeEvent(&router.Event{NS: "n", Name: "e"})
 	if string(min) != `{"type":"event","ns":"n","event":"e","data":null}` {
 		t.Errorf("minimal event = %s", min)
+	}
+	asked := codec{}.EncodeEvent(&router.Event{NS: "n", Name: "e", Ack: 12, Data: json.RawMessage(`1`)})
+	if string(asked) != `{"type":"event","ns":"n","event":"e","ack":12,"data":1}` {
+		t.Errorf("event asking an ack = %s", asked)
 	}
 }
 

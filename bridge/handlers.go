@@ -13,7 +13,8 @@ import (
 // answered by itself.
 type handler func(c *conn, f *clientFrame) (json.RawMessage, error)
 
-// errReplied tells handle that the handler already sent the reply.
+// errReplied tells handle that the handler already sent the reply, or
+// that the frame gets none.
 var errReplied = errors.New("replied")
 
 // handlerFor returns the handler of a client frame type (SPEC §2).
@@ -33,6 +34,8 @@ func handlerFor(typ string) (handler, bool) {
 		return onPresence, true
 	case "history":
 		return onHistory, true
+	case "reply":
+		return onReply, true
 	}
 	return nil, false
 }
@@ -166,12 +169,17 @@ func onEmit(c *conn, f *clientFrame) (json.RawMessage, error) {
 	case !ack:
 		return nil, s.EmitServer(c.ctx, event, data, false)
 	}
-	// A request: the reply may take up to ack_timeout, so it is awaited
-	// aside and the connection goes on reading.
+	// A request: published now, in order with the frames before and after
+	// it; the reply may take up to ack_timeout, so it is awaited aside and
+	// the connection goes on reading.
+	req, err := s.Request(event, data)
+	if err != nil {
+		return nil, err
+	}
 	c.requests.Add(1)
 	go func() {
 		defer c.requests.Done()
-		reply, err := s.Request(c.ctx, event, data)
+		reply, err := req.Wait(c.ctx)
 		if err != nil {
 			c.replyError(f.id, s.Namespace(), router.AsError(err))
 			return
@@ -186,11 +194,11 @@ func onPresence(c *conn, f *clientFrame) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	members, err := s.Presence(c.ctx, room)
+	list, err := s.Presence(c.ctx, room)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(map[string]any{"members": members})
+	return json.Marshal(list)
 }
 
 func onHistory(c *conn, f *clientFrame) (json.RawMessage, error) {
@@ -225,4 +233,27 @@ const defaultHistoryLimit = 50
 
 type seqData struct {
 	Seq uint64 `json:"seq"`
+}
+
+// onReply answers an ack a backend asked of the socket (an event frame
+// with "ack"): data goes to the backend as the NATS reply. An ack the
+// socket does not owe (answered already, timed out, never asked) gets an
+// error frame when the reply frame has an id, and is dropped otherwise: a
+// late answer is a race, not a fault.
+func onReply(c *conn, f *clientFrame) (json.RawMessage, error) {
+	s, err := c.target(f)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.Ack == nil:
+		return nil, router.Errorf(contract.CodeBadFrame, "missing field %q", "ack")
+	case *f.Ack == 0:
+		return nil, router.Errorf(contract.CodeBadFrame, "ack must be a positive integer")
+	}
+	err = s.Reply(*f.Ack, jsonData(f.Data))
+	if router.IsUnknownAck(err) && f.id == 0 {
+		return nil, errReplied // nothing to answer
+	}
+	return nil, err
 }

@@ -45,11 +45,13 @@ type Server struct {
 	workers *workers // run client frame handling
 	hello   []byte   // the hello frame, the same for every connection
 
-	// keepHeaders: a namespace authenticates with a backend, which gets the
-	// upgrade request's headers. Each connection keeps them for its life,
-	// since any later connect may need them (connheader.Keep: a compact
-	// copy within http.max_header_bytes).
-	keepHeaders bool
+	// credentials: a namespace authenticates with a backend, which gets
+	// the upgrade request's credentials (Cookie, Authorization) with its
+	// other headers. Each connection keeps the headers for its life, since
+	// any later connect may need them (the lifecycle connect notice does:
+	// the headers but the credentials), in a compact copy within
+	// http.max_header_bytes (connheader.Keep).
+	credentials bool
 
 	draining atomic.Bool // Shutdown began: refuse new connections
 
@@ -72,7 +74,7 @@ func New(o Options) *Server {
 		codec:       codec{},
 		workers:     newWorkers(),
 		conns:       make(map[*conn]struct{}),
-		keepHeaders: o.Config.BackendAuth(),
+		credentials: o.Config.BackendAuth(),
 	}
 	s.hello = encode(helloFrame{Type: "hello", Version: "1", Node: o.Router.Node(), MaxFrameBytes: o.Config.Limits.MaxFrameBytes})
 	s.up = websocket.Upgrader{
@@ -118,20 +120,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.ConnectionOpened()
 	ctx, cancel := context.WithCancel(context.Background())
+	info := router.ConnInfo{
+		RemoteAddr: r.RemoteAddr,
+		Header:     connheader.Keep(r, s.cfg.HTTP.MaxHeaderBytes, s.credentials),
+		URL:        r.RequestURI,
+		Query:      r.URL.RawQuery,
+	}
 	c := &conn{
 		srv:     s,
 		ws:      ws,
 		br:      hw.br,
-		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
+		info:    info,
 		ctx:     ctx,
 		stop:    cancel,
 		sockets: make(map[string]*router.Socket),
 		handled: make(chan bool, 1),
 	}
 	c.q = sendq.New(s.cfg.Limits.SendQueue, &c.flushers)
-	if s.keepHeaders {
-		c.info.Header = connheader.Keep(r.Header, s.cfg.HTTP.MaxHeaderBytes)
-	}
 	if lim := s.cfg.Limits.Rate; lim.PerSecond > 0 {
 		c.limit = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)
 		c.strikes = rate.NewLimiter(rate.Limit(lim.PerSecond/2), lim.Burst)

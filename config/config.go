@@ -17,8 +17,9 @@
 // "." (ROUTER_LIMITS_MAX_FRAME_BYTES); they are matched against the known
 // keys, so underscores inside key names are no problem. Namespace keys are
 // ROUTER_NAMESPACES_{NAME}_{KEY} (ROUTER_NAMESPACES_CHAT_HISTORY_MAX_MSGS);
-// socketio.namespaces, socketio.events and nats.users can only be set in the
-// YAML file. Lists in environment values are comma-separated.
+// socketio.namespaces, socketio.events, nats.users and nats.leafnodes.remotes
+// can only be set in the YAML file. Lists in environment values are
+// comma-separated.
 //
 // Values convert the way a YAML author or a shell user expects: integers
 // and numbers may be written as strings ("2048"), booleans as true, false,
@@ -114,6 +115,7 @@ type NATS struct {
 	// NATS with other nodes (nats.cluster or nats.url). See PerNamespaceSockets.
 	SocketSubscriptions string    `koanf:"socket_subscriptions"`
 	Cluster             Cluster   `koanf:"cluster"`
+	Leafnodes           Leafnodes `koanf:"leafnodes"`
 	JetStream           JetStream `koanf:"jetstream"`
 	Users               []User    `koanf:"users"`
 	// AllowAnonymous lets an embedded server listening beyond loopback
@@ -142,16 +144,22 @@ func Loopback(addr string) bool {
 // PerNamespaceSockets reports whether a node listens on its sockets'
 // subjects with one subscription per namespace (nats.socket_subscriptions
 // resolved): always with per_namespace, and with auto when the node is alone
-// on its embedded server, where no other node's direct messages can reach
-// it.
+// on its embedded server (no cluster, no leafnode remotes), where no other
+// node's direct messages can reach it.
 func (n NATS) PerNamespaceSockets() bool {
 	switch n.SocketSubscriptions {
 	case SocketsPerNamespace:
 		return true
 	case SocketsAuto:
-		return len(n.URL) == 0 && n.Cluster.Listen == ""
+		return n.Alone()
 	}
 	return false
+}
+
+// Alone reports whether no other routerd node can share this node's NATS:
+// the node embeds its server with no cluster and no leafnode remotes.
+func (n NATS) Alone() bool {
+	return len(n.URL) == 0 && n.Cluster.Listen == "" && len(n.Leafnodes.Remotes) == 0
 }
 
 // Cluster makes the embedded servers of several nodes one NATS cluster.
@@ -161,13 +169,64 @@ type Cluster struct {
 	Routes []string `koanf:"routes"`
 }
 
+// Leafnodes makes the embedded server a leaf node of other NATS systems
+// (extension): each remote joins one of its accounts to an account of a
+// remote NATS system (a hub), so that routerd nodes at several edges, each
+// with its own embedded server, share rooms through the hub. The hub carries
+// only the subjects somebody on the other side has interest in.
+type Leafnodes struct {
+	Remotes []LeafRemote `koanf:"remotes"`
+}
+
+// LeafRemote is one leafnode connection of the embedded server.
+type LeafRemote struct {
+	// URL lists the hub's leafnode URLs (nats-leaf://, tls://, ws://,
+	// wss://, or host:port for nats-leaf), tried in turn: the servers of
+	// one hub cluster. A URL may carry the hub user's user:password.
+	URL []string `koanf:"url"`
+	// Credentials is a NATS credentials file (a user JWT and its nkey
+	// seed) for a hub in operator (JWT) mode.
+	Credentials string `koanf:"credentials"`
+	// Account is the local account the remote joins to the hub account of
+	// its credentials: "" (default) routerd's own account, where every
+	// namespace of no tenant lives and routerd's nodes find each other;
+	// or a tenant account of nats.users (its name), whose namespaces then
+	// span the edges too.
+	Account string `koanf:"account"`
+	// TLS is the client side of a TLS leafnode connection; a tls:// or
+	// wss:// URL uses TLS with the system's roots without it.
+	TLS LeafTLS `koanf:"tls"`
+}
+
+// LeafTLS is the TLS of a leafnode connection: a client certificate and
+// key for a hub that verifies them, and the CA that signed the hub's
+// certificate (default: the system's roots).
+type LeafTLS struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	CAFile   string `koanf:"ca_file"`
+}
+
+// Enabled reports whether any TLS file is set.
+func (t LeafTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
+
 // JetStream enables JetStream on the embedded server (for history).
 type JetStream struct {
 	Enabled  bool   `koanf:"enabled"`
 	StoreDir string `koanf:"store_dir"`
 	// Storage is file (default) or memory (extension).
 	Storage string `koanf:"storage"`
+	// Domain is the JetStream domain routerd uses (extension): with
+	// Enabled, the embedded server's own domain; without, the domain of a
+	// JetStream reached over nats.leafnodes (the hub's) or nats.url. Empty:
+	// the JetStream of the server routerd is connected to.
+	Domain string `koanf:"domain"`
 }
+
+// RemoteJetStream reports whether routerd's JetStream is another system's,
+// reached over nats.leafnodes or an external NATS by its domain: a domain
+// set and the embedded server's own JetStream off.
+func (j JetStream) RemoteJetStream() bool { return j.Domain != "" && !j.Enabled }
 
 // User is a backend credential on the embedded NATS server.
 type User struct {
@@ -345,7 +404,54 @@ type SocketIO struct {
 	// within it, as Socket.IO's connectTimeout does (extension; default 45s,
 	// 0 never).
 	ConnectTimeout time.Duration `koanf:"connect_timeout"`
+	// NoResponders is what a Socket.IO client's acked event that no backend
+	// serves gets: "ignore" (the default) sends no ack, as a Socket.IO
+	// server does for an event nobody handles, so the client's timeout
+	// fires; "error" acks at once with {"error":{"code":"no_responders"}}.
+	NoResponders string `koanf:"no_responders"`
+	// Recovery is connection state recovery (Socket.IO's
+	// connectionStateRecovery): how long, and with how much, the socket
+	// of a lost session is kept for its client to resume.
+	Recovery Recovery `koanf:"recovery"`
 }
+
+// Recovery configures Socket.IO connection state recovery
+// (socketio.recovery). Namespaces with history always recover; the others
+// do with AllNamespaces, since a recovering namespace's events carry their
+// offset as an extra last argument, as Socket.IO's do.
+type Recovery struct {
+	// AllNamespaces turns recovery on for every namespace, not only those
+	// with history (default false).
+	AllNamespaces bool `koanf:"all_namespaces"`
+	// MaxDisconnection is how long a lost session's socket is kept
+	// (Socket.IO's maxDisconnectionDuration; default 2m).
+	MaxDisconnection time.Duration `koanf:"max_disconnection"`
+	// MaxBufferPackets bounds the packets kept per socket for a resume:
+	// those sent and not yet confirmed by the client, and those sent
+	// while it is away (default 1000).
+	MaxBufferPackets int `koanf:"max_buffer_packets"`
+	// MaxBufferBytes bounds the bytes of those packets (default 512 KiB).
+	MaxBufferBytes int `koanf:"max_buffer_bytes"`
+}
+
+// MaxRecoveryBufferBytes is the largest socketio.recovery.max_buffer_bytes:
+// what a socket taken over by another node carries must fit one NATS
+// message (1 MiB by default) with room to spare.
+const MaxRecoveryBufferBytes = 768 << 10
+
+// Recovers reports whether Socket.IO sockets of a namespace with policy
+// ns recover their connection state.
+func (r Recovery) Recovers(ns Namespace) bool { return r.AllNamespaces || ns.History != nil }
+
+// NoResponders values (socketio.no_responders).
+const (
+	NoRespondersIgnore = "ignore"
+	NoRespondersError  = "error"
+)
+
+// NoRespondersError reports whether an acked event no backend serves is
+// acked with the no_responders error (socketio.no_responders: error).
+func (s SocketIO) NoRespondersError() bool { return s.NoResponders == NoRespondersError }
 
 // Policy values.
 const (

@@ -42,7 +42,10 @@ func Default() Config {
 
 			MaxNamespacesPerConnection: 16,
 		},
-		SocketIO: SocketIO{Path: "/socket.io/", ConnectTimeout: 45 * time.Second},
+		SocketIO: SocketIO{
+			Path: "/socket.io/", ConnectTimeout: 45 * time.Second, NoResponders: NoRespondersIgnore,
+			Recovery: Recovery{MaxDisconnection: 2 * time.Minute, MaxBufferPackets: 1000, MaxBufferBytes: 512 << 10},
+		},
 	}
 }
 

@@ -101,6 +101,15 @@ func (c *Config) validateNATS(p *Problems) {
 	}
 
 	oneOf(p, "nats.jetstream.storage", n.JetStream.Storage, "file", "memory")
+	if d := n.JetStream.Domain; d != "" {
+		if !validName(d, isNameByte) {
+			p.add("nats.jetstream.domain", "invalid JetStream domain %q: want 1 to %d of [A-Za-z0-9_-]", d, maxNameLen)
+		}
+		if !n.JetStream.Enabled && !external && len(n.Leafnodes.Remotes) == 0 {
+			p.add("nats.jetstream.domain", "names another system's JetStream, reached over nats.leafnodes.remotes or nats.url, and neither is set (with nats.jetstream.enabled it is the embedded server's own domain)")
+		}
+	}
+	c.validateLeafnodes(p)
 	oneOf(p, "nats.socket_subscriptions", n.SocketSubscriptions, SocketsAuto, SocketsPerSocket, SocketsPerNamespace)
 	tlsPair(p, "nats.tls", n.TLS)
 
@@ -138,6 +147,41 @@ func (c *Config) validateNATS(p *Problems) {
 				continue
 			}
 			owner[ns] = acc
+		}
+	}
+}
+
+// validateLeafnodes checks nats.leafnodes.
+func (c *Config) validateLeafnodes(p *Problems) {
+	n := &c.NATS
+	if len(n.Leafnodes.Remotes) == 0 {
+		return
+	}
+	if len(n.URL) > 0 {
+		p.add("nats.leafnodes.remotes", "applies only to the embedded server, but nats.url is set")
+	}
+	tenants := n.TenantAccounts()
+	for i, r := range n.Leafnodes.Remotes {
+		key := fmt.Sprintf("nats.leafnodes.remotes[%d]", i)
+		if len(r.URL) == 0 {
+			p.add(key+".url", "must list the hub's leafnode URLs (nats-leaf://host:7422)")
+		}
+		for k, u := range r.URL {
+			serverURL(p, fmt.Sprintf("%s.url[%d]", key, k), u, "nats-leaf", "nats", "tls", "ws", "wss")
+		}
+		readable(p, key+".credentials", r.Credentials)
+		if _, ok := tenants[r.Account]; r.Account != "" && !ok {
+			p.add(key+".account", "%q is not a tenant account of nats.users (the account of users with namespaces); leave it empty for routerd's own account", r.Account)
+		}
+		tlsPair(p, key+".tls", TLSFiles{CertFile: r.TLS.CertFile, KeyFile: r.TLS.KeyFile})
+		readable(p, key+".tls.ca_file", r.TLS.CAFile)
+	}
+	if !n.JetStream.Enabled {
+		return
+	}
+	for name, ns := range c.Namespaces {
+		if ns.History != nil {
+			p.add("namespaces."+name+".history", "with nats.leafnodes each edge's own JetStream would store every edge's events and deliver them twice: keep history on the hub's JetStream (nats.jetstream.enabled: false, nats.jetstream.domain: the hub's domain)")
 		}
 	}
 }

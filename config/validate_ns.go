@@ -47,7 +47,7 @@ func (c *Config) validateAuth(p *Problems) {
 
 // validateNamespaces checks every key and policy under namespaces.
 func (c *Config) validateNamespaces(p *Problems) {
-	jetStream := c.NATS.JetStream.Enabled || len(c.NATS.URL) > 0
+	jetStream := c.NATS.JetStream.Enabled || len(c.NATS.URL) > 0 || c.NATS.JetStream.RemoteJetStream()
 	for name, ns := range c.Namespaces {
 		key := "namespaces." + name
 		switch {
@@ -68,11 +68,11 @@ func (c *Config) validateNamespaces(p *Problems) {
 				p.add(key+".history.max_age", "must not be negative (0 keeps events until max_msgs drops them)")
 			}
 			between(p, key+".history.replicas", h.Replicas, 1, 5)
-			if h.Replicas > 1 && h.Replicas <= 5 && len(c.NATS.URL) == 0 && c.NATS.Cluster.Listen == "" {
+			if h.Replicas > 1 && h.Replicas <= 5 && len(c.NATS.URL) == 0 && c.NATS.Cluster.Listen == "" && !c.NATS.JetStream.RemoteJetStream() {
 				p.add(key+".history.replicas", "%d replicas need a cluster (nats.cluster) of at least %d nodes; one embedded server keeps 1", h.Replicas, h.Replicas)
 			}
 			if !jetStream {
-				p.add(key+".history", "requires nats.jetstream.enabled (or an external nats.url with JetStream)")
+				p.add(key+".history", "requires nats.jetstream.enabled (or an external nats.url with JetStream, or the hub's JetStream: nats.leafnodes and nats.jetstream.domain)")
 			}
 			validateHistoryBounds(p, key+".history", *h, isPattern(name))
 		}
@@ -111,6 +111,14 @@ func (c *Config) validateSocketIO(p *Problems) {
 	if s.ConnectTimeout < 0 {
 		p.add("socketio.connect_timeout", "must not be negative (0 never closes a session for it)")
 	}
+	oneOf(p, "socketio.no_responders", s.NoResponders, NoRespondersIgnore, NoRespondersError)
+	positive(p, "socketio.recovery.max_disconnection", s.Recovery.MaxDisconnection)
+	if s.Recovery.MaxBufferPackets < 1 {
+		p.add("socketio.recovery.max_buffer_packets", "must be at least 1")
+	}
+	// A socket another node takes over travels in one NATS message, of
+	// at most 1 MiB by default.
+	between(p, "socketio.recovery.max_buffer_bytes", s.Recovery.MaxBufferBytes, 1024, MaxRecoveryBufferBytes)
 	for sioNS, name := range s.Namespaces {
 		key := "socketio.namespaces." + sioNS
 		if !strings.HasPrefix(sioNS, "/") {

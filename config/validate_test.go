@@ -87,6 +87,35 @@ func TestValidate(t *testing.T) {
 		{name: "bad storage", yaml: `nats: {jetstream: {storage: ""}}`,
 			want: []string{`nats.jetstream.storage: must be file or memory, not ""`}},
 		{name: "users", yaml: `nats: {users: [{user: a, password: b, namespaces: [x, t-a]}, {user: c, password: d}]}`},
+
+		// leafnodes and the JetStream domain
+		{name: "leafnode edge on the hub's jetstream", yaml: `nats:
+  leafnodes: {remotes: [{url: "nats-leaf://u:p@hub:7422"}, {url: [tls://hub-1, "hub-2:7422"], account: acme, credentials: ` + key + `, tls: {cert_file: ` + key + `, key_file: ` + key + `, ca_file: ` + key + `}}]}
+  jetstream: {domain: hub}
+  users: [{user: acme, password: p, namespaces: [acme-chat]}]
+namespaces: {a: {history: {max_msgs: 1, replicas: 3}}}`},
+		{name: "leafnode remote without url", yaml: `nats: {leafnodes: {remotes: [{account: ""}]}}`,
+			want: []string{`nats.leafnodes.remotes[0].url: must list the hub's leafnode URLs (nats-leaf://host:7422)`}},
+		{name: "leafnode remote url", yaml: `nats: {leafnodes: {remotes: [{url: "http://u:secret@hub:7422"}]}}`,
+			want: []string{`nats.leafnodes.remotes[0].url[0]: invalid URL "http://u:xxxxx@hub:7422": want nats-leaf://, nats://, tls://, ws://, wss:// or host:port`}},
+		{name: "leafnode remote of no tenant", yaml: `nats: {leafnodes: {remotes: [{url: "hub:7422", account: acme}]}, users: [{user: ops, password: p}]}`,
+			want: []string{`nats.leafnodes.remotes[0].account: "acme" is not a tenant account of nats.users (the account of users with namespaces); leave it empty for routerd's own account`}},
+		{name: "leafnode remote files", yaml: `nats: {leafnodes: {remotes: [{url: "hub:7422", credentials: ` + key + `.missing, tls: {cert_file: ` + key + `, ca_file: ` + dir + `}}]}}`,
+			want: []string{
+				"nats.leafnodes.remotes[0].credentials: stat " + key + ".missing: no such file or directory",
+				"nats.leafnodes.remotes[0].tls.ca_file: " + dir + " is a directory",
+				"nats.leafnodes.remotes[0].tls.key_file: required when nats.leafnodes.remotes[0].tls.cert_file is set",
+			}},
+		{name: "leafnodes with external nats", yaml: `nats: {url: "nats://a:4222", leafnodes: {remotes: [{url: "hub:7422"}]}}`,
+			want: []string{"nats.leafnodes.remotes: applies only to the embedded server, but nats.url is set"}},
+		{name: "leafnode edges with their own history", yaml: "nats: {jetstream: {enabled: true, domain: edge}, leafnodes: {remotes: [{url: \"hub:7422\"}]}}\nnamespaces: {a: {history: {max_msgs: 1}}}",
+			want: []string{"namespaces.a.history: with nats.leafnodes each edge's own JetStream would store every edge's events and deliver them twice: keep history on the hub's JetStream (nats.jetstream.enabled: false, nats.jetstream.domain: the hub's domain)"}},
+		{name: "leafnode edge with its own jetstream", yaml: `nats: {jetstream: {enabled: true, domain: edge-1}, leafnodes: {remotes: [{url: "hub:7422"}]}}`},
+		{name: "jetstream domain of an external nats", yaml: "nats: {url: \"nats://leaf:4222\", jetstream: {domain: hub}}\nnamespaces: {a: {history: {max_msgs: 1}}}"},
+		{name: "jetstream domain of nothing", yaml: "nats: {jetstream: {domain: hub}}",
+			want: []string{"nats.jetstream.domain: names another system's JetStream, reached over nats.leafnodes.remotes or nats.url, and neither is set (with nats.jetstream.enabled it is the embedded server's own domain)"}},
+		{name: "jetstream domain name", yaml: `nats: {jetstream: {enabled: true, domain: "hub.1"}}`,
+			want: []string{`nats.jetstream.domain: invalid JetStream domain "hub.1": want 1 to 64 of [A-Za-z0-9_-]`}},
 		{name: "user namespaces", yaml: `nats: {users: [{user: a, password: b, namespaces: ["a b"]}]}`,
 			want: []string{`nats.users[0].namespaces[0]: invalid namespace name "a b": an exact name [A-Za-z0-9_-]{1,64} (NATS permissions cannot express globs)`}},
 		{name: "user namespace glob", yaml: `nats: {users: [{user: a, password: b, namespaces: ["t-*"]}]}`,
@@ -133,7 +162,7 @@ func TestValidate(t *testing.T) {
 			want: []string{"namespaces.a.history.replicas: 3 replicas need a cluster (nats.cluster) of at least 3 nodes; one embedded server keeps 1"}},
 		{name: "history defaults replicas", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_msgs: 1}}}"},
 		{name: "history without jetstream", yaml: "namespaces: {a: {history: {max_msgs: 1}}}",
-			want: []string{"namespaces.a.history: requires nats.jetstream.enabled (or an external nats.url with JetStream)"}},
+			want: []string{"namespaces.a.history: requires nats.jetstream.enabled (or an external nats.url with JetStream, or the hub's JetStream: nats.leafnodes and nats.jetstream.domain)"}},
 		{name: "history without max_msgs", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_age: 1h}}}",
 			want: []string{"namespaces.a.history.max_msgs: must be at least 1"}},
 		{name: "history replicas", yaml: "nats: {jetstream: {enabled: true}}\nnamespaces: {a: {history: {max_msgs: 1, replicas: 0}}}",
@@ -265,6 +294,7 @@ func TestPerNamespaceSockets(t *testing.T) {
 	alone := NATS{SocketSubscriptions: SocketsAuto}
 	clustered := NATS{SocketSubscriptions: SocketsAuto, Cluster: Cluster{Name: "c", Listen: "127.0.0.1:6222"}}
 	external := NATS{SocketSubscriptions: SocketsAuto, URL: []string{"nats://127.0.0.1:4222"}}
+	edge := NATS{SocketSubscriptions: SocketsAuto, Leafnodes: Leafnodes{Remotes: []LeafRemote{{URL: []string{"nats-leaf://hub:7422"}}}}}
 	for _, c := range []struct {
 		name string
 		n    NATS
@@ -273,6 +303,7 @@ func TestPerNamespaceSockets(t *testing.T) {
 		{"auto, alone", alone, true},
 		{"auto, clustered", clustered, false},
 		{"auto, external", external, false},
+		{"auto, leafnode edge", edge, false},
 		{"per_socket, alone", NATS{SocketSubscriptions: SocketsPerSocket}, false},
 		{"per_namespace, external", NATS{SocketSubscriptions: SocketsPerNamespace, URL: external.URL}, true},
 	} {

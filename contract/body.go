@@ -28,6 +28,11 @@ type LifecycleNotice struct {
 	SID  string `json:"sid"`
 	User string `json:"user,omitempty"`
 	Node string `json:"node"` // the node holding the socket
+	// Handshake, on LifecycleConnect only, describes the HTTP request the
+	// client's connection opened with. It is absent from disconnect
+	// notices, and from a connect notice that would not fit NATS's
+	// maximum payload with it.
+	Handshake *Handshake `json:"handshake,omitempty"`
 }
 
 // CtlRequest is the body of a control request to Subjects.Ctl, as a
@@ -46,7 +51,9 @@ type CtlRequest struct {
 // it: one answer for the whole cluster. OK false carries the Error;
 // otherwise the field of the operation is set: Count for CtlJoin (sockets
 // in the room afterwards), CtlLeave (sockets that left) and CtlDisconnect,
-// Members for CtlPresence, Rooms for CtlRooms.
+// Members for CtlPresence, Rooms for CtlRooms. A reply that lacks the
+// answer of a node (it did not answer in time) has the header
+// HeaderPartial: its counts and lists may be short.
 type CtlReply struct {
 	OK      bool        `json:"ok"`
 	Count   int         `json:"count"`
@@ -64,8 +71,9 @@ type RoomCount struct {
 
 // AuthReply is what an auth backend answers to a request on Subjects.Auth.
 // The request's payload is the client's auth object as it sent it ({} when
-// absent), its headers HeaderNs, HeaderNode, HeaderRemoteAddr and the
-// client's HTTP upgrade headers behind HeaderHTTPPrefix.
+// absent), its headers HeaderNs, HeaderNode, HeaderRemoteAddr, HeaderURL,
+// HeaderQuery (when the client gave a query) and the HTTP headers of the
+// request the client's connection opened with behind HeaderHTTPPrefix.
 type AuthReply struct {
 	// Allow lets the socket attach.
 	Allow bool `json:"allow"`

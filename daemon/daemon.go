@@ -156,6 +156,10 @@ func (d *Daemon) mux() *http.ServeMux {
 			http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
 			return
 		}
+		if !d.router.Discovered() {
+			http.Error(w, "discovering the other routerd nodes", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -85,8 +86,61 @@ func serverOptions(cfg *config.Config) (*server.Options, error) {
 	if js := cfg.NATS.JetStream; js.Enabled {
 		o.JetStream = true
 		o.StoreDir = js.StoreDir
+		o.JetStreamDomain = js.Domain
+	}
+	if o.LeafNode.Remotes, err = leafRemotes(cfg); err != nil {
+		return nil, err
 	}
 	return o, nil
+}
+
+// leafRemotes maps nats.leafnodes.remotes to the embedded server's leafnode
+// remotes. A remote of routerd's own account does not carry the subjects
+// that account imports from the tenant accounts: a tenant's traffic crosses
+// in its own account's remote (each edge's own account then sees it by its
+// import), else an observer of routerd's account would get it twice.
+func leafRemotes(cfg *config.Config) ([]*server.RemoteLeafOpts, error) {
+	var imported []string
+	for _, namespaces := range cfg.NATS.TenantAccounts() {
+		imported = append(imported, observedSubjects(cfg.NATS.Prefix, namespaces)...)
+	}
+	remotes := make([]*server.RemoteLeafOpts, 0, len(cfg.NATS.Leafnodes.Remotes))
+	for i, r := range cfg.NATS.Leafnodes.Remotes {
+		key := fmt.Sprintf("nats.leafnodes.remotes[%d]", i)
+		ro := &server.RemoteLeafOpts{Credentials: r.Credentials}
+		for _, raw := range r.URL {
+			if !strings.Contains(raw, "://") {
+				raw = "nats-leaf://" + raw
+			}
+			u, err := url.Parse(raw)
+			if err != nil {
+				var ue *url.Error
+				if errors.As(err, &ue) {
+					err = ue.Err // without the URL, which may hold a password
+				}
+				return nil, fmt.Errorf("%s.url %s: %w", key, config.RedactURL(raw), err)
+			}
+			ro.URLs = append(ro.URLs, u)
+			ro.TLS = ro.TLS || u.Scheme == "tls" // nats-server sees to wss:// itself
+		}
+		if r.Account != "" {
+			ro.LocalAccount = accountName(r.Account)
+		} else {
+			ro.DenyImports, ro.DenyExports = imported, imported
+		}
+		if t := r.TLS; t.Enabled() {
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.CertFile, KeyFile: t.KeyFile, CaFile: t.CAFile})
+			if err != nil {
+				return nil, fmt.Errorf("%s.tls: %w", key, err)
+			}
+			// GenTLSConfig puts the CA in ClientCAs, for a server; this is
+			// a client's, as nats-server's own config parser does.
+			tc.RootCAs = tc.ClientCAs
+			ro.TLS, ro.TLSConfig = true, tc
+		}
+		remotes = append(remotes, ro)
+	}
+	return remotes, nil
 }
 
 // InboxPrefix is the reply-subject prefix a backend user limited to some
@@ -155,7 +209,8 @@ type embedded struct {
 }
 
 // startEmbedded starts the embedded nats-server and waits until it accepts
-// connections. With nats.users, every tenant account (users with
+// connections; it dials its leafnode remotes by itself, then and whenever a
+// connection is lost. With nats.users, every tenant account (users with
 // namespaces) is a NATS account of its own, with JetStream where it is on,
 // and routerd gets a user with every permission in its own account (the
 // global one) and in each tenant account.
@@ -202,6 +257,22 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (*embedded, error) {
 // stream would be carried out twice).
 var observedKinds = []string{"room", "socket", "user", "broadcast", "server", "presence", "lifecycle", "auth"}
 
+// observedSubjects are the subjects of a tenant's namespaces (under prefix)
+// that routerd's own account imports: those of observedKinds.
+func observedSubjects(prefix string, namespaces []string) []string {
+	subjects := make([]string, 0, len(namespaces)*len(observedKinds))
+	for _, ns := range namespaces {
+		for _, kind := range observedKinds {
+			subject := prefix + "." + ns + "." + kind + ".>"
+			if kind == "auth" {
+				subject = prefix + "." + ns + ".auth"
+			}
+			subjects = append(subjects, subject)
+		}
+	}
+	return subjects
+}
+
 // wireTenants finishes the tenant accounts of a started server: each
 // exports its namespaces' traffic as streams that routerd's own (global)
 // account imports, so that its users observe every tenant (nothing flows
@@ -218,18 +289,12 @@ func wireTenants(srv *server.Server, cfg *config.Config, tenants map[string][]st
 		if err != nil {
 			return fmt.Errorf("account %s: %w", name, err)
 		}
-		for _, ns := range namespaces {
-			for _, kind := range observedKinds {
-				subject := cfg.NATS.Prefix + "." + ns + "." + kind + ".>"
-				if kind == "auth" {
-					subject = cfg.NATS.Prefix + "." + ns + ".auth"
-				}
-				if err := acc.AddStreamExport(subject, nil); err != nil {
-					return fmt.Errorf("account %s: export %s: %w", name, subject, err)
-				}
-				if err := global.AddStreamImport(acc, subject, ""); err != nil {
-					return fmt.Errorf("account %s: import %s: %w", name, subject, err)
-				}
+		for _, subject := range observedSubjects(cfg.NATS.Prefix, namespaces) {
+			if err := acc.AddStreamExport(subject, nil); err != nil {
+				return fmt.Errorf("account %s: export %s: %w", name, subject, err)
+			}
+			if err := global.AddStreamImport(acc, subject, ""); err != nil {
+				return fmt.Errorf("account %s: import %s: %w", name, subject, err)
 			}
 		}
 		if cfg.NATS.JetStream.Enabled {
@@ -368,8 +433,9 @@ func (d *Daemon) dialAccount(url, account string, self *credentials) (*bus.Conn,
 		}),
 	)
 	c, err := bus.Dial(bus.Options{
-		Account: account,
-		Logger:  log,
+		Account:         account,
+		JetStreamDomain: d.cfg.NATS.JetStream.Domain,
+		Logger:          log,
 		Dial: func(opts ...nats.Option) (*nats.Conn, error) {
 			return nats.Connect(url, append(extra, opts...)...)
 		},

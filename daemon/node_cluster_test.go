@@ -7,7 +7,9 @@ package daemon_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/nats-io/nats.go"
@@ -238,4 +240,41 @@ func TestClusterNodeRestartRejoins(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestClusterReadyAfterDiscovery: a node that may share NATS with others
+// is not ready before its first discovery round is over. The first node of
+// a cluster (its routes lead nowhere yet) answers /readyz 503 until the
+// round's bound (2 s), then 200; the next one is ready as soon as the first
+// answered its probe, and by then each knows the other. A node alone on its
+// embedded server is ready at once.
+func TestClusterReadyAfterDiscovery(t *testing.T) {
+	t.Parallel()
+	alone := routertest.Start(t, routertest.Config(t))
+	if code := alone.Readyz(); code != http.StatusOK {
+		t.Errorf("readyz of a node alone on its embedded server: %d", code)
+	}
+
+	cfg := routertest.Config(t)
+	cfg.Node.Name = "first"
+	cfg.NATS.Cluster.Name = "discovery"
+	cfg.NATS.Cluster.Listen = "127.0.0.1:0"
+	cfg.NATS.Cluster.Routes = []string{fmt.Sprintf("nats-route://127.0.0.1:%d", routertest.FreePort(t))} // nobody there
+	began := time.Now()
+	first := routertest.Start(t, cfg)
+	if code := first.Readyz(); code != http.StatusServiceUnavailable && time.Since(began) < 1900*time.Millisecond {
+		t.Errorf("readyz %d %s after the start of the first node of a cluster, before its discovery round could end", code, time.Since(began))
+	}
+	eventuallyReadyz(t, first, "the first node ready after its discovery round", http.StatusOK)
+
+	cfg = routertest.Config(t)
+	cfg.Node.Name = "second"
+	cfg.NATS.Cluster = first.Cfg.NATS.Cluster
+	cfg.NATS.Cluster.Listen = "127.0.0.1:0"
+	cfg.NATS.Cluster.Routes = []string{first.ClusterURL()}
+	second := routertest.Start(t, cfg)
+	eventuallyReadyz(t, second, "the second node ready", http.StatusOK)
+	if n, m := first.Nodes(), second.Nodes(); n != 2 || m != 2 {
+		t.Errorf("once the second node is ready the nodes count %d and %d nodes, want 2 and 2", n, m)
+	}
 }

@@ -28,11 +28,18 @@ type Metrics struct {
 	ackRTT        prometheus.Histogram
 	peerSockets   prometheus.Gauge
 	nodes         prometheus.Gauge
+	nodesBack     prometheus.Counter
+	partial       *prometheus.CounterVec
+	nodesLost     prometheus.Counter
 	replays       *prometheus.CounterVec
 	replayed      prometheus.Counter
 	replayTime    prometheus.Histogram
 	tunnels       *prometheus.GaugeVec
 	natsRedials   prometheus.Counter
+	clientAcks    *prometheus.CounterVec
+	sioUnanswered prometheus.Counter
+	sioRecoveries *prometheus.CounterVec
+	sioParked     prometheus.Gauge
 }
 
 // New creates the collectors and registers them on reg.
@@ -83,6 +90,14 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.tunnels = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "routerd_socketio_tunnels", Help: "Socket.IO WebSockets tunnelled between nodes, by this node's side: edge (accepted the WebSocket) or owner (holds the session)."}, []string{"side"})
 	reg.MustRegister(m.peerSockets, m.nodes, m.tunnels)
+	m.nodesBack = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "routerd_nodes_returned_total", Help: "routerd nodes found lost that this node heard again, the same instance (a network partition healed)."})
+	m.partial = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "routerd_gather_partial_total", Help: "Cluster-wide requests (presence, ctl) answered without the answer of a node counted alive, by operation."}, []string{"op"})
+	reg.MustRegister(m.nodesBack, m.partial)
+	m.nodesLost = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "routerd_nodes_lost_total", Help: "routerd nodes this node found lost (no heartbeat within 6 s, or restarted without leaving) and spoke for; every surviving node counts each loss. A node that shuts down is not lost."})
+	reg.MustRegister(m.nodesLost)
 	m.eventsOut = m.framesOut.WithLabelValues("event")
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "routerd_fanout_seconds", Help: "Time to queue one NATS message to every local recipient.",
@@ -91,6 +106,16 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.natsRedials = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "routerd_nats_redials_total", Help: "NATS connections dialled anew after the client library gave one up for good (subscriptions restored)."})
 	reg.MustRegister(m.natsRedials)
+	m.clientAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "routerd_client_acks_total", Help: "Acks backends asked of clients (NATS requests to sockets), by outcome: answered, timeout, disconnected, refused (over the limit of acks owed, or the socket ending as it was asked)."}, []string{"outcome"})
+	m.sioUnanswered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "routerd_socketio_no_responders_total", Help: "Acked Socket.IO events no backend serves, left without an ack (socketio.no_responders: ignore)."})
+	reg.MustRegister(m.clientAcks, m.sioUnanswered)
+	m.sioRecoveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "routerd_socketio_recoveries_total", Help: "Socket.IO connects that asked to resume a socket (pid and offset), by outcome: local (a socket parked on this node), remote (taken over from the node that held it), history (its node gone: rooms back from history), none (a fresh socket)."}, []string{"outcome"})
+	m.sioParked = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "routerd_socketio_parked", Help: "Socket.IO sockets of lost sessions kept for their clients to resume."})
+	reg.MustRegister(m.sioRecoveries, m.sioParked)
 	reg.MustRegister(m.connections, m.refused, m.sockets, m.namespaces, m.rooms, m.framesIn, m.framesOut,
 		m.published, m.deliveries, m.dropped, m.closes, m.errors, m.natsConnected, m.ackRTT)
 	return m
@@ -240,6 +265,23 @@ func (m *Metrics) AckRoundTrip(d time.Duration) {
 	}
 }
 
+// ClientAck counts an ack a backend asked of a client, by its outcome:
+// answered, timeout, disconnected or refused (not asked: over the limit,
+// or the socket ending).
+func (m *Metrics) ClientAck(outcome string) {
+	if m != nil {
+		m.clientAcks.WithLabelValues(outcome).Inc()
+	}
+}
+
+// SocketIONoResponders counts an acked Socket.IO event no backend serves,
+// left without an ack.
+func (m *Metrics) SocketIONoResponders() {
+	if m != nil {
+		m.sioUnanswered.Inc()
+	}
+}
+
 // Replayed records one join with since: its outcome (recovered,
 // not_recovered, failed), the events replayed and how long it took.
 func (m *Metrics) Replayed(outcome string, events int, d time.Duration) {
@@ -265,10 +307,47 @@ func (m *Metrics) Nodes(n int) {
 	}
 }
 
+// NodeLost counts a routerd node found lost (not one that left).
+func (m *Metrics) NodeLost() {
+	if m != nil {
+		m.nodesLost.Inc()
+	}
+}
+
+// NodeReturned counts a lost node heard again (a partition healed).
+func (m *Metrics) NodeReturned() {
+	if m != nil {
+		m.nodesBack.Inc()
+	}
+}
+
+// GatherPartial counts a cluster-wide request of operation op answered
+// without the answer of a node counted alive.
+func (m *Metrics) GatherPartial(op string) {
+	if m != nil {
+		m.partial.WithLabelValues(op).Inc()
+	}
+}
+
 // Tunnel adds n (1 or -1) to the open Socket.IO tunnels of side ("edge" or
 // "owner").
 func (m *Metrics) Tunnel(side string, n int) {
 	if m != nil {
 		m.tunnels.WithLabelValues(side).Add(float64(n))
+	}
+}
+
+// SocketIORecovery counts a Socket.IO connect that asked to resume a
+// socket, by outcome: local, remote, history or none.
+func (m *Metrics) SocketIORecovery(outcome string) {
+	if m != nil {
+		m.sioRecoveries.WithLabelValues(outcome).Inc()
+	}
+}
+
+// SocketIOParked adds n (1 or -1) to the parked Socket.IO sockets.
+func (m *Metrics) SocketIOParked(n int) {
+	if m != nil {
+		m.sioParked.Add(float64(n))
 	}
 }

@@ -37,10 +37,42 @@ func connKey(c Conn) any {
 // namespaces already. Each admitted socket is counted out with
 // releaseNamespace.
 func (r *Router) admitNamespace(c Conn, ns string) error {
-	t := &r.perConn
 	k := connKey(c)
+	t := &r.perConn
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return r.admitKey(k, ns)
+}
+
+// releaseNamespace counts out a socket admitNamespace counted in.
+func (r *Router) releaseNamespace(c Conn, ns string) {
+	k := connKey(c)
+	t := &r.perConn
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.release(k, ns)
+}
+
+// moveNamespace counts a socket in namespace ns against client connection
+// to instead of from, unless to has no room for it (as admitNamespace).
+func (r *Router) moveNamespace(from, to any, ns string) error {
+	t := &r.perConn
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if from == to {
+		return nil
+	}
+	if err := r.admitKey(to, ns); err != nil {
+		return err
+	}
+	t.release(from, ns)
+	return nil
+}
+
+// admitKey is admitNamespace for the client connection k. perConn.mu must
+// be held.
+func (r *Router) admitKey(k any, ns string) error {
+	t := &r.perConn
 	counts := t.byConn[k]
 	if limit := r.cfg.Limits.MaxNamespacesPerConnection; counts[ns] == 0 && len(counts) >= limit {
 		return Errorf(contract.CodeLimitExceeded, "a connection may attach at most %d namespaces (limits.max_namespaces_per_connection)", limit)
@@ -56,12 +88,9 @@ func (r *Router) admitNamespace(c Conn, ns string) error {
 	return nil
 }
 
-// releaseNamespace counts out a socket admitNamespace counted in.
-func (r *Router) releaseNamespace(c Conn, ns string) {
-	t := &r.perConn
-	k := connKey(c)
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// release counts out a socket of client connection k in namespace ns.
+// Lock mu must be held.
+func (t *nsPerConn) release(k any, ns string) {
 	counts := t.byConn[k]
 	if counts[ns]--; counts[ns] > 0 {
 		return

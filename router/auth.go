@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/config"
+	"github.com/routerd/routerd/internal/connheader"
 )
 
 // Identity is what authentication established about a socket.
@@ -19,11 +20,20 @@ type Identity struct {
 	Expires time.Time
 }
 
-// ConnInfo describes the transport connection a socket attaches through, for
-// authenticators that need it.
+// ConnInfo describes the transport connection a socket attaches through:
+// the HTTP request it opened with, for authenticators and for the
+// handshake of the lifecycle connect notice.
 type ConnInfo struct {
+	// RemoteAddr is the client's address as the listener saw it (host:port).
 	RemoteAddr string
-	Header     map[string][]string
+	// Header holds the request's headers and its Host (connheader.Keep),
+	// the credentials only where an auth backend may need them.
+	Header connheader.Header
+	// URL is the request's target as the client sent it: path and query.
+	URL string
+	// Query is the query the client gave, URL-encoded as sent: the URL's
+	// (for Socket.IO, less Engine.IO's own parameters).
+	Query string
 }
 
 // Authenticator decides whether a socket may attach to a namespace whose

@@ -562,7 +562,15 @@ func TestPresenceAndLifecycleSubjects(t *testing.T) {
 		if m.Subject != subject {
 			t.Errorf("subject = %q, want %q", m.Subject, subject)
 		}
-		if got := msgJSON(t, m); !reflect.DeepEqual(got, want) {
+		got := msgJSON(t, m)
+		if strings.HasSuffix(subject, ".lifecycle.connect") {
+			// The handshake (TestLifecycleHandshake) is on connect notices only.
+			if hs, _ := got["handshake"].(map[string]any); hs["url"] != "/ws" {
+				t.Errorf("%s: handshake %v, want the upgrade request's", subject, got["handshake"])
+			}
+			delete(got, "handshake")
+		}
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %v, want %v", m.Subject, got, want)
 		}
 	}
@@ -738,8 +746,8 @@ func TestUserSubject(t *testing.T) {
 	// "user" in its notices, presence lists and $join frames.
 	for _, m := range life.WaitN(t, 4) {
 		v := msgJSON(t, m)
-		if v["user"] == nil || v["sid"] == nil || v["node"] != "t1" || len(v) != 3 {
-			t.Errorf("lifecycle notice %v: want sid, user and node", v)
+		if v["user"] == nil || v["sid"] == nil || v["node"] != "t1" || v["handshake"] == nil || len(v) != 4 {
+			t.Errorf("lifecycle notice %v: want sid, user, node and handshake", v)
 		}
 	}
 	obs := routertest.Subscribe(t, nc, "router.secure.room.>")

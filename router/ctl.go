@@ -31,14 +31,18 @@ type ctlError struct {
 // node. A request on a tenant's connection may name only that tenant's
 // namespaces; routerd's own connection (its trusted users) may name any.
 // A request without a reply subject, or whose reply subject is one routerd
-// routes (see replyAllowed), is carried out but not answered.
+// routes (see replyAllowed), is carried out but not answered. A reply that
+// lacks a node's answer has the header Router-Partial: true.
 func (r *Router) handleCtl(c *bus.Conn, m *nats.Msg) {
-	reply, err := r.ctl(c, m)
-	var body []byte
+	reply, partial, err := r.ctl(c, m)
+	out := &nats.Msg{}
 	if err != nil {
-		body = marshal(ctlError{Error: AsError(err)})
+		out.Data = marshal(ctlError{Error: AsError(err)})
 	} else {
-		body = marshal(reply)
+		out.Data = marshal(reply)
+	}
+	if partial {
+		out.Header = nats.Header{contract.HeaderPartial: {"true"}}
 	}
 	if m.Reply == "" {
 		return
@@ -48,7 +52,7 @@ func (r *Router) handleCtl(c *bus.Conn, m *nats.Msg) {
 		r.log.Debug("ctl request with a reply subject routerd does not answer on", "subject", m.Subject, "reply", m.Reply)
 		return
 	}
-	if err := m.Respond(body); err != nil {
+	if err := m.RespondMsg(out); err != nil {
 		r.log.Warn("answer ctl request", "subject", m.Subject, "err", err)
 	}
 }
@@ -63,37 +67,39 @@ func (r *Router) replyAllowed(reply string) bool {
 	return !strings.HasPrefix(reply, "$") && reply != r.subj.Prefix() && !strings.HasPrefix(reply, r.subj.Prefix()+".")
 }
 
-func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (any, error) {
+// ctl carries out a control request; partial reports that the reply lacks
+// the answer of a node counted alive.
+func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (reply any, partial bool, err error) {
 	rest := strings.TrimPrefix(m.Subject, r.subj.Prefix()+".")
 	ns, op, _ := strings.Cut(strings.Replace(rest, "."+contract.KindCtl+".", "\x00", 1), "\x00")
 	if _, err := r.policy(ns); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if c != r.bus.Main() && !r.bus.Owns(c, ns) {
-		return nil, Errorf(contract.CodeForbidden, "namespace %q belongs to another account", ns)
+		return nil, false, Errorf(contract.CodeForbidden, "namespace %q belongs to another account", ns)
 	}
 	var req ctlRequest
 	if len(strings.TrimSpace(string(m.Data))) > 0 {
 		if err := json.Unmarshal(m.Data, &req); err != nil {
-			return nil, Errorf(contract.CodeBadFrame, "control request body must be a JSON object: %v", err)
+			return nil, false, Errorf(contract.CodeBadFrame, "control request body must be a JSON object: %v", err)
 		}
 	}
 	sreq := scatterRequest{NS: ns, Op: op}
 	switch op {
 	case contract.CtlJoin, contract.CtlLeave:
 		if err := r.ctlTarget(&req, &sreq, false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if req.Room == nil {
-			return nil, Errorf(contract.CodeBadFrame, "%s needs room", op)
+			return nil, false, Errorf(contract.CodeBadFrame, "%s needs room", op)
 		}
 		if err := r.validRoom(*req.Room); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		sreq.Room = *req.Room
 	case contract.CtlDisconnect:
 		if err := r.ctlTarget(&req, &sreq, true); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		sreq.Reason = contract.ReasonKicked
 		if req.Reason != nil && *req.Reason != "" {
@@ -101,34 +107,34 @@ func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (any, error) {
 		}
 	case contract.CtlPresence:
 		if req.Room == nil {
-			return nil, Errorf(contract.CodeBadFrame, "presence needs room")
+			return nil, false, Errorf(contract.CodeBadFrame, "presence needs room")
 		}
 		if err := r.validRoom(*req.Room); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		members, err := r.clusterPresence(r.ctx, ns, *req.Room)
+		p, err := r.clusterPresence(r.ctx, ns, *req.Room)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return map[string]any{"ok": true, "members": members}, nil
+		return map[string]any{"ok": true, "members": p.Members}, p.Partial, nil
 	case contract.CtlRooms:
-		reps, err := r.gather(r.ctx, sreq)
+		g, err := r.gather(r.ctx, sreq)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return map[string]any{"ok": true, "rooms": mergeRooms(reps)}, nil
+		return map[string]any{"ok": true, "rooms": mergeRooms(g.reps)}, g.partial, nil
 	default:
-		return nil, Errorf(contract.CodeUnknownType, "unknown control operation %q", op)
+		return nil, false, Errorf(contract.CodeUnknownType, "unknown control operation %q", op)
 	}
-	reps, err := r.gather(r.ctx, sreq)
+	g, err := r.gather(r.ctx, sreq)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	count := 0
-	for _, rep := range reps {
+	for _, rep := range g.reps {
 		count += rep.Count
 	}
-	return map[string]any{"ok": true, "count": count}, nil
+	return map[string]any{"ok": true, "count": count}, g.partial, nil
 }
 
 // ctlTarget checks that a request names exactly one of sid and user (or,

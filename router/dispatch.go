@@ -131,7 +131,7 @@ func (r *Router) dispatchRoom(sp *space, p parsed, m *nats.Msg) {
 		return
 	}
 	rm.mu.RLock()
-	r.deliver(slices.Values(rm.members), ev, header(m.Header, contract.HeaderExclude))
+	r.deliverMsg(slices.Values(rm.members), ev, header(m.Header, contract.HeaderExclude), m)
 	rm.mu.RUnlock()
 }
 
@@ -157,6 +157,9 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 		r.m.Dropped("bad_presence")
 		return
 	}
+	if header(m.Header, contract.HeaderReason) == contract.ReasonNodeReturned {
+		return // for backends: each node tells its members itself (tellJoined)
+	}
 	ev := &Event{NS: sp.name, Room: name, Name: event, Data: marshal(contract.Member{SID: n.SID, User: n.User})}
 	rm.mu.Lock()
 	if header(m.Header, contract.HeaderReason) == contract.ReasonNodeLost {
@@ -170,6 +173,11 @@ func (r *Router) dispatchPresence(sp *space, p parsed, m *nats.Msg) {
 	}
 	if node := header(m.Header, contract.HeaderNodeID); node != "" && node != r.nodes.id {
 		if event == "$join" {
+			if known, ok := rm.remote[n.SID]; ok && known.node == node && known.back {
+				rm.remote[n.SID] = remoteMember{node: node, user: n.User}
+				rm.mu.Unlock()
+				return // told already, when its node returned (tellJoined)
+			}
 			rm.remote[n.SID] = remoteMember{node: node, user: n.User}
 		} else {
 			delete(rm.remote, n.SID)
@@ -188,7 +196,7 @@ func (r *Router) dispatchSocket(sp *space, p parsed, m *nats.Msg) {
 		return
 	}
 	if ev, ok := r.event(sp, "", p, m); ok {
-		r.deliver(slices.Values([]*Socket{s}), ev, "")
+		r.deliverMsg(slices.Values([]*Socket{s}), ev, "", m)
 	}
 }
 
@@ -204,7 +212,7 @@ func (r *Router) dispatchUser(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
 	if g := sp.users[user]; g != nil && g.sub.Owns(m) {
-		r.deliver(slices.Values(g.sockets), ev, header(m.Header, contract.HeaderExclude))
+		r.deliverMsg(slices.Values(g.sockets), ev, header(m.Header, contract.HeaderExclude), m)
 	}
 }
 
@@ -216,6 +224,6 @@ func (r *Router) dispatchBroadcast(sp *space, p parsed, m *nats.Msg) {
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
 	if sp.bcast.Owns(m) {
-		r.deliver(maps.Values(sp.sockets), ev, header(m.Header, contract.HeaderExclude))
+		r.deliverMsg(maps.Values(sp.sockets), ev, header(m.Header, contract.HeaderExclude), m)
 	}
 }

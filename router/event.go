@@ -10,6 +10,7 @@ type Event struct {
 	Name string
 	From string // sender sid; empty when a backend sent it
 	Seq  uint64 // room sequence where history is on; 0 otherwise
+	Ack  uint64 // the ack id a backend's request asks of the one socket this copy is for; 0 when none (see clientacks.go)
 	Data json.RawMessage
 }
 

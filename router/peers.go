@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,14 @@ import (
 // id publishes, for each socket the lost node held, a presence leave notice
 // per room and a lifecycle disconnect notice, as the lost node would have,
 // with the header Router-Reason: node_lost.
+//
+// A node counted lost may be heard again, the same instance: it was cut
+// off (a network partition) and the partition healed. Every node then asks
+// it for its sockets again and tells its local members of those in their
+// rooms ($join), and the node that published the loss publishes, for each
+// socket no notice told of since, a lifecycle connect notice and a
+// presence join notice per room, with the header Router-Reason:
+// node_returned.
 
 // snapshotPage bounds the sockets in one snapshot reply.
 const snapshotPage = 2000
@@ -137,12 +146,20 @@ func (r *Router) unwatchPeers() {
 func (r *Router) trackNotice(c *bus.Conn, m *nats.Msg) {
 	id := header(m.Header, contract.HeaderNodeID)
 	ns, sid := header(m.Header, contract.HeaderNs), header(m.Header, contract.HeaderSid)
-	if id == "" || id == r.nodes.id || ns == "" || sid == "" || header(m.Header, contract.HeaderReason) == contract.ReasonNodeLost {
+	if reason := header(m.Header, contract.HeaderReason); reason == contract.ReasonNodeLost || reason == contract.ReasonNodeReturned {
+		return // said for another node, not by it
+	}
+	if id == "" || id == r.nodes.id || ns == "" || sid == "" {
 		return
 	}
 	subj, ok := r.subj.parse(m.Subject)
 	if !ok || subj.ns != ns || !r.bus.Owns(c, ns) {
 		return
+	}
+	// A notice on routerd's own connection was published by a node: the
+	// node is alive (a tenant's backends could make up node ids on theirs).
+	if c == r.bus.Main() && !r.nodes.hear(id, header(m.Header, contract.HeaderNode), nil) {
+		return // a node's previous instance
 	}
 	kind, last := subj.kind, subj.target
 	user := header(m.Header, contract.HeaderUser)
@@ -172,33 +189,80 @@ func (r *Router) trackNotice(c *bus.Conn, m *nats.Msg) {
 	}
 }
 
-// snapshotPeer asks node id for its sockets, page by page, and records
-// them: a node learns what other nodes held before it started.
-func (r *Router) snapshotPeer(id string) {
+// learnPeer asks node id, called name, just heard for the first time or
+// again after it was counted lost (returned), for its sockets (a node
+// learns what other nodes held before it started) and records them. For a
+// returned node it also tells the local members of their rooms of those
+// they were not told of (they were told all had left), and with announce
+// (this node published the node's loss) publishes for backends the return
+// of the sockets that no notice told of since. Nothing is done for a node
+// lost again meanwhile.
+func (r *Router) learnPeer(id, name string, returned, announce bool) {
+	sockets, err := r.snapshotPeer(id)
+	if err != nil {
+		r.log.Warn("socket snapshot incomplete", "node", name, "id", id, "sockets", len(sockets), "err", err)
+	}
+	r.nodes.whileLive(id, func() {
+		fresh := r.recordPeer(id, name, sockets)
+		if !returned {
+			return
+		}
+		r.tellJoined(id, sockets)
+		if announce {
+			for _, e := range fresh {
+				r.speakFor(id, name, contract.ReasonNodeReturned, e)
+			}
+			r.log.Info("published the notices of a returned node", "node", name, "id", id, "sockets", len(fresh))
+		}
+	})
+}
+
+// snapshotPeer asks node id for its sockets, page by page. On an error it
+// returns the pages it got.
+func (r *Router) snapshotPeer(id string) ([]socketEntry, error) {
+	var out []socketEntry
 	after := ""
 	for {
 		ctx, cancel := context.WithTimeout(r.ctx, gatherTimeout)
 		m, err := r.bus.Main().NC().RequestWithContext(ctx, r.subj.sys.Scatter(), marshal(scatterRequest{Op: "sockets", Node: id, After: after}))
 		cancel()
+		if err != nil {
+			return out, fmt.Errorf("router: ask node %s for its sockets: %w", id, err)
+		}
 		var rep scatterReply
-		if err != nil || json.Unmarshal(m.Data, &rep) != nil || rep.Error != nil {
-			r.log.Debug("socket snapshot incomplete", "node", id, "err", err)
-			return
+		if err := json.Unmarshal(m.Data, &rep); err != nil {
+			return out, fmt.Errorf("router: sockets of node %s: %w", id, err)
 		}
-		r.peers.mu.Lock()
-		p := r.peers.node(id, rep.Node)
-		for _, e := range rep.Sockets {
-			s := p.socket(r.m, e.NS, e.SID, e.User)
-			for _, room := range e.Rooms {
-				s.rooms[room] = struct{}{}
-			}
+		if rep.Error != nil {
+			return out, fmt.Errorf("router: sockets of node %s: %w", id, rep.Error)
 		}
-		r.peers.mu.Unlock()
+		out = append(out, rep.Sockets...)
 		if rep.After == "" {
-			return
+			return out, nil
 		}
 		after = rep.After
 	}
+}
+
+// recordPeer records the sockets of node id from its snapshot and returns
+// those that were not known before.
+func (r *Router) recordPeer(id, name string, sockets []socketEntry) []socketEntry {
+	t := &r.peers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.node(id, name)
+	var fresh []socketEntry
+	for _, e := range sockets {
+		_, had := p.sockets[peerKey(e.NS, e.SID)]
+		s := p.socket(r.m, e.NS, e.SID, e.User)
+		for _, room := range e.Rooms {
+			s.rooms[room] = struct{}{}
+		}
+		if !had {
+			fresh = append(fresh, e)
+		}
+	}
+	return fresh
 }
 
 // localSocketPage lists this node's sockets whose key sorts after after,
@@ -254,38 +318,63 @@ func (r *Router) forgetPeer(id string) *peerSockets {
 	return p
 }
 
-// publishLoss publishes the leave and disconnect notices of the sockets the
-// lost node id held, when this node is the one to: the live node with the
-// smallest instance id.
-func (r *Router) publishLoss(id string) {
+// publishLoss forgets the sockets the lost node id held and, with announce
+// (this node is the one to: the live node with the smallest instance id),
+// publishes their leave and disconnect notices.
+func (r *Router) publishLoss(id string, announce bool) {
 	p := r.forgetPeer(id)
-	if p == nil || !r.nodes.smallest() {
+	if p == nil || !announce {
 		return
 	}
 	for _, s := range p.sockets {
-		h := func(room string) nats.Header {
-			h := nats.Header{
-				contract.HeaderNs:     {s.ns},
-				contract.HeaderSid:    {s.sid},
-				contract.HeaderNode:   {p.name},
-				contract.HeaderNodeID: {id},
-				contract.HeaderReason: {contract.ReasonNodeLost},
-			}
-			if s.user != "" {
-				h[contract.HeaderUser] = []string{s.user}
-			}
-			if room != "" {
-				h[contract.HeaderRoom] = []string{room}
-			}
-			return h
-		}
-		c := r.bus.For(s.ns)
+		e := socketEntry{NS: s.ns, SID: s.sid, User: s.user}
 		for room := range s.rooms {
-			r.publishNotice(c, &nats.Msg{Subject: r.subj.Presence(s.ns, room), Header: h(room),
-				Data: marshal(contract.PresenceNotice{Action: contract.PresenceLeave, SID: s.sid, User: s.user, Node: p.name})})
+			e.Rooms = append(e.Rooms, room)
 		}
-		r.publishNotice(c, &nats.Msg{Subject: r.subj.Lifecycle(s.ns, contract.LifecycleDisconnect), Header: h(""),
-			Data: marshal(contract.LifecycleNotice{SID: s.sid, User: s.user, Node: p.name})})
+		r.speakFor(id, p.name, contract.ReasonNodeLost, e)
 	}
 	r.log.Info("published the notices of a lost node", "node", p.name, "id", id, "sockets", len(p.sockets))
+}
+
+// speakFor publishes the notices of socket e of node name (instance id)
+// for backends, with the header Router-Reason: reason. For a lost node
+// (ReasonNodeLost), what the node would have published at the socket's
+// end: a presence leave notice per room, then the lifecycle disconnect.
+// For a returned node (ReasonNodeReturned), what backends saw undone: the
+// lifecycle connect (without the handshake, which only the node had), then
+// a presence join notice per room.
+func (r *Router) speakFor(id, name, reason string, e socketEntry) {
+	h := func(room string) nats.Header {
+		h := nats.Header{
+			contract.HeaderNs:     {e.NS},
+			contract.HeaderSid:    {e.SID},
+			contract.HeaderNode:   {name},
+			contract.HeaderNodeID: {id},
+			contract.HeaderReason: {reason},
+		}
+		if e.User != "" {
+			h[contract.HeaderUser] = []string{e.User}
+		}
+		if room != "" {
+			h[contract.HeaderRoom] = []string{room}
+		}
+		return h
+	}
+	c := r.bus.For(e.NS)
+	lifecycle := func(event string) {
+		r.publishNotice(c, &nats.Msg{Subject: r.subj.Lifecycle(e.NS, event), Header: h(""),
+			Data: marshal(contract.LifecycleNotice{SID: e.SID, User: e.User, Node: name})})
+	}
+	action := contract.PresenceLeave
+	if reason == contract.ReasonNodeReturned {
+		action = contract.PresenceJoin
+		lifecycle(contract.LifecycleConnect)
+	}
+	for _, room := range e.Rooms {
+		r.publishNotice(c, &nats.Msg{Subject: r.subj.Presence(e.NS, room), Header: h(room),
+			Data: marshal(contract.PresenceNotice{Action: action, SID: e.SID, User: e.User, Node: name})})
+	}
+	if reason == contract.ReasonNodeLost {
+		lifecycle(contract.LifecycleDisconnect)
+	}
 }

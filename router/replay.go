@@ -214,7 +214,7 @@ func (r *Router) leaderNext(ctx context.Context, nh *nsHistory, filter string, s
 		Error *jetstream.APIError `json:"error"`
 	}
 	err := r.retry(ctx, func(ctx context.Context) error {
-		m, err := nh.nats.NC().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+nh.stream, req)
+		m, err := nh.nats.NC().RequestWithContext(ctx, nh.nats.APIPrefix()+"STREAM.MSG.GET."+nh.stream, req)
 		if err != nil {
 			return err
 		}

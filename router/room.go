@@ -43,6 +43,10 @@ type room struct {
 type remoteMember struct {
 	node string // instance id
 	user string
+	// back: its $join was told when its node returned (tellJoined), so
+	// that a presence notice of that join still on its way is not told
+	// again.
+	back bool
 }
 
 // add makes s a member. With c, live events are held in c until the
@@ -92,6 +96,14 @@ func roomKey(ns, name string) string { return ns + "\x00r" + name }
 // namespaces) the member's live events are held in c from the position pos
 // on, for joinReplay. It applies no client policy.
 func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchup) (rm *room, pos uint64, err error) {
+	if rm, pos, err = r.enterRoom(ctx, s, name, c); rm != nil {
+		r.notice(r.subj.Presence(s.ns, name), s, name, contract.PresenceNotice{Action: contract.PresenceJoin, SID: s.sid, User: s.id.User, Node: r.node})
+	}
+	return rm, pos, err
+}
+
+// enterRoom is joinRoom without the presence notice.
+func (r *Router) enterRoom(ctx context.Context, s *Socket, name string, c *catchup) (rm *room, pos uint64, err error) {
 	sp := s.sp
 	sp.mu.Lock()
 	if s.detached {
@@ -136,7 +148,6 @@ func (r *Router) joinRoom(ctx context.Context, s *Socket, name string, c *catchu
 	if first && rm.pres != nil {
 		r.background(func() { r.learnRemoteMembers(s.ns, rm) })
 	}
-	r.notice(r.subj.Presence(s.ns, name), s, name, contract.PresenceNotice{Action: contract.PresenceJoin, SID: s.sid, User: s.id.User, Node: r.node})
 	return rm, pos, nil
 }
 
@@ -241,14 +252,14 @@ func (r *Router) localRooms(ns string) map[string]int {
 // learnRemoteMembers fills a newly opened room's view of the members other
 // nodes hold. Notices that arrive meanwhile keep it current from then on.
 func (r *Router) learnRemoteMembers(ns string, rm *room) {
-	reps, err := r.gather(r.ctx, scatterRequest{NS: ns, Op: "presence", Room: rm.name})
+	g, err := r.gather(r.ctx, scatterRequest{NS: ns, Op: "presence", Room: rm.name})
 	if err != nil {
 		r.log.Debug("learn remote members", "ns", ns, "room", rm.name, "err", err)
 		return
 	}
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	for _, rep := range reps {
+	for _, rep := range g.reps {
 		if rep.ID == r.nodes.id {
 			continue
 		}
@@ -262,23 +273,12 @@ func (r *Router) learnRemoteMembers(ns string, rm *room) {
 
 // nodeGone tells the local members of every room that the members another
 // node held have left: that node died (or restarted) without saying so.
-func (r *Router) nodeGone(id string) {
-	r.publishLoss(id)
-	r.mu.RLock()
-	spaces := make([]*space, 0, len(r.spaces))
-	for _, sp := range r.spaces {
-		if sp.policy.PresenceEvents {
-			spaces = append(spaces, sp)
-		}
-	}
-	r.mu.RUnlock()
-	for _, sp := range spaces {
-		sp.mu.RLock()
-		rooms := make([]*room, 0, len(sp.rooms))
-		for _, rm := range sp.rooms {
-			rooms = append(rooms, rm)
-		}
-		sp.mu.RUnlock()
+// With announce (this node speaks for the lost node), its sockets'
+// notices are published for backends.
+func (r *Router) nodeGone(id string, announce bool) {
+	r.m.NodeLost()
+	r.publishLoss(id, announce)
+	for sp, rooms := range r.presenceRooms() {
 		for _, rm := range rooms {
 			rm.mu.Lock()
 			var lost []contract.Member
@@ -294,6 +294,66 @@ func (r *Router) nodeGone(id string) {
 			}
 			for _, m := range lost {
 				r.deliver(slices.Values(rm.members), &Event{NS: sp.name, Room: rm.name, Name: "$leave", Data: marshal(m)}, "")
+			}
+			rm.mu.Unlock()
+		}
+	}
+}
+
+// presenceRooms returns the rooms with local members of every namespace
+// with presence events.
+func (r *Router) presenceRooms() map[*space][]*room {
+	r.mu.RLock()
+	spaces := make([]*space, 0, len(r.spaces))
+	for _, sp := range r.spaces {
+		if sp.policy.PresenceEvents {
+			spaces = append(spaces, sp)
+		}
+	}
+	r.mu.RUnlock()
+	out := make(map[*space][]*room, len(spaces))
+	for _, sp := range spaces {
+		sp.mu.RLock()
+		rooms := make([]*room, 0, len(sp.rooms))
+		for _, rm := range sp.rooms {
+			rooms = append(rooms, rm)
+		}
+		sp.mu.RUnlock()
+		out[sp] = rooms
+	}
+	return out
+}
+
+// tellJoined tells the local members of each room with presence events
+// that the members node id holds joined ($join), but those they were told
+// of already (the room's remote members): node id was heard again after it
+// was counted lost (they were told its members left), and sockets lists
+// its sockets.
+func (r *Router) tellJoined(id string, sockets []socketEntry) {
+	byRoom := make(map[string][]socketEntry) // by ns + "\x00" + room
+	for _, e := range sockets {
+		for _, room := range e.Rooms {
+			k := peerKey(e.NS, room)
+			byRoom[k] = append(byRoom[k], e)
+		}
+	}
+	if len(byRoom) == 0 {
+		return
+	}
+	for sp, rooms := range r.presenceRooms() {
+		for _, rm := range rooms {
+			members := byRoom[peerKey(sp.name, rm.name)]
+			if len(members) == 0 {
+				continue
+			}
+			rm.mu.Lock()
+			for _, e := range members {
+				if _, ok := rm.remote[e.SID]; ok {
+					continue
+				}
+				rm.remote[e.SID] = remoteMember{node: id, user: e.User, back: true}
+				m := contract.Member{SID: e.SID, User: e.User}
+				r.deliver(slices.Values(rm.members), &Event{NS: sp.name, Room: rm.name, Name: "$join", Data: marshal(m)}, "")
 			}
 			rm.mu.Unlock()
 		}

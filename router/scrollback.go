@@ -203,7 +203,7 @@ func (rd *roomReader) last(ctx context.Context) (uint64, error) {
 	req := marshal(struct {
 		Last string `json:"last_by_subj"`
 	}{rd.filter})
-	m, err := rd.nh.nats.NC().RequestWithContext(ctx, "$JS.API.DIRECT.GET."+rd.nh.stream, req)
+	m, err := rd.nh.nats.NC().RequestWithContext(ctx, rd.nh.nats.APIPrefix()+"DIRECT.GET."+rd.nh.stream, req)
 	if err != nil {
 		return 0, fmt.Errorf("read history: %w", err)
 	}

@@ -41,6 +41,7 @@ type Socket struct {
 	sub    *bus.Sub   // P.{ns}.socket.{sid}.*, nil with per_namespace socket subscriptions; set before the socket is visible
 	sp     *space     // set by attachSocket
 	hist   *nsHistory // the namespace's history; nil without
+	acks   clientAcks // the acks backends asked of the socket
 
 	// guarded by sp.mu
 	expiry   *time.Timer
@@ -68,8 +69,16 @@ func RandomID() string {
 // Connect attaches a new socket for conn to namespace ns after checking the
 // namespace exists, conn's client connection has room for one more
 // namespace (limits.max_namespaces_per_connection) and the auth object
-// passes its auth policy.
+// passes its auth policy. info describes the connection's opening
+// request: the auth backend gets it, and the lifecycle connect notice its
+// handshake.
 func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.RawMessage, info ConnInfo) (*Socket, error) {
+	return r.connect(ctx, conn, ns, auth, info, nil)
+}
+
+// connect is Connect or, with mv, Adopt: the socket mv describes, with its
+// sid, identity and rooms, and no auth and no notice.
+func (r *Router) connect(ctx context.Context, conn Conn, ns string, auth json.RawMessage, info ConnInfo, mv *Moved) (*Socket, error) {
 	policy, err := r.policy(ns)
 	if err != nil {
 		return nil, err
@@ -84,7 +93,10 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 		}
 	}()
 	var id Identity
-	if policy.Auth != config.AuthNone && policy.Auth != "" {
+	sid := RandomID()
+	if mv != nil {
+		id, sid = mv.Identity, mv.SID
+	} else if policy.Auth != config.AuthNone && policy.Auth != "" {
 		if r.auth == nil {
 			return nil, Errorf(contract.CodeUnauthorized, "namespace %q requires %s auth, which this router does not offer", ns, policy.Auth)
 		}
@@ -100,7 +112,7 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	s := &Socket{r: r, conn: conn, ns: ns, sid: RandomID(), id: id, policy: policy, nats: r.bus.For(ns)}
+	s := &Socket{r: r, conn: conn, ns: ns, sid: sid, id: id, policy: policy, nats: r.bus.For(ns)}
 	if !s.nats.Connected() {
 		return nil, errBusDown
 	}
@@ -141,7 +153,14 @@ func (r *Router) Connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 	if s.Detached() {
 		return nil, Errorf(contract.CodeNotConnected, "the socket was disconnected while it connected")
 	}
-	r.notice(r.subj.Lifecycle(ns, contract.LifecycleConnect), s, "", contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node})
+	if mv != nil {
+		if err := r.enterRooms(ctx, s, mv.Rooms); err != nil {
+			s.end("", false, false)
+			return nil, err
+		}
+	} else {
+		r.connectNotice(s, info)
+	}
 	if !id.Expires.IsZero() {
 		s.sp.mu.Lock()
 		s.expiry = time.AfterFunc(time.Until(id.Expires), func() { s.detach("token_expired", true) })
@@ -187,34 +206,48 @@ func (r *Router) publishNotice(c *bus.Conn, m *nats.Msg) {
 // rooms and its leave and disconnect notices are published.
 func (s *Socket) Disconnect() { s.detach("", false) }
 
-// detach ends the socket once. tell reports the reason to the transport.
-func (s *Socket) detach(reason string, tell bool) {
+// detach ends the socket once, publishing its leave and disconnect
+// notices. tell reports the reason to the transport.
+func (s *Socket) detach(reason string, tell bool) { s.end(reason, tell, true) }
+
+// end ends the socket once: detach, or with notify false (Handoff) as if
+// it had never been here: no notice is published. It returns the rooms
+// the socket was in, and false when it had ended already.
+func (s *Socket) end(reason string, tell, notify bool) (rooms []string, ended bool) {
 	sp := s.sp
 	sp.mu.Lock()
 	if s.detached {
 		sp.mu.Unlock()
-		return
+		return nil, false
 	}
 	s.detached = true
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	rooms := make([]string, 0, len(s.rooms))
+	rooms = make([]string, 0, len(s.rooms))
 	for name := range s.rooms {
 		rooms = append(rooms, name)
 	}
 	sp.mu.Unlock()
+	s.failAcks()
 	for _, name := range rooms {
-		s.r.leaveRoom(s, name)
+		if notify {
+			s.r.leaveRoom(s, name)
+		} else {
+			s.r.dropMember(s, name)
+		}
 	}
 	s.unsubscribe()
 	s.r.removeSocket(s)
 	s.r.releaseNamespace(s.conn, s.ns)
 	s.r.m.SocketDown(s.ns)
-	s.r.notice(s.r.subj.Lifecycle(s.ns, contract.LifecycleDisconnect), s, "", contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
+	if notify {
+		s.r.notice(s.r.subj.Lifecycle(s.ns, contract.LifecycleDisconnect), s, "", contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: s.r.node})
+	}
 	if tell {
 		s.conn.Detached(s, reason)
 	}
+	return rooms, true
 }
 
 // checkClientEvent applies the event name rules to a client's emit.
@@ -412,10 +445,12 @@ func (s *Socket) send(ctx context.Context, m *nats.Msg, ack bool) error {
 	return nil
 }
 
-// Request sends a server-bound event as a NATS request and returns the
-// backend's reply as event data. No backend → no_responders; no reply within
-// limits.ack_timeout → timeout; a Router-Error header → that code.
-func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage) (json.RawMessage, error) {
+// Request publishes a server-bound event as a NATS request, before it
+// returns, and returns the Request that awaits the backend's reply. A
+// transport calls it on the goroutine that reads the client's frames, so
+// the client's requests and emits reach NATS in the order it sent them, and
+// awaits the reply on another.
+func (s *Socket) Request(event string, data json.RawMessage) (*Request, error) {
 	if err := checkClientEvent(event); err != nil {
 		return nil, err
 	}
@@ -426,16 +461,33 @@ func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage
 	if !s.nats.Connected() {
 		return nil, errBusDown // rather than a timeout once the request waited in nats.go's buffer
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.r.cfg.Limits.AckTimeout)
+	q := &Request{s: s, start: time.Now()}
+	var err error
+	if q.p, err = s.nats.Request(&nats.Msg{Subject: subject, Data: data, Header: s.headers("", event)}); err != nil {
+		s.r.m.AckRoundTrip(time.Since(q.start))
+		return nil, q.fail(err)
+	}
+	return q, nil
+}
+
+// Request is a server-bound request published by Socket.Request.
+type Request struct {
+	s     *Socket
+	p     *bus.Pending
+	start time.Time
+}
+
+// Wait returns the backend's reply as event data. No backend →
+// no_responders; no reply within limits.ack_timeout of the publish →
+// timeout; a Router-Error header → that code. Every Request must be
+// awaited once.
+func (q *Request) Wait(ctx context.Context) (json.RawMessage, error) {
+	ctx, cancel := context.WithDeadline(ctx, q.start.Add(q.s.r.cfg.Limits.AckTimeout))
 	defer cancel()
-	start := time.Now()
-	reply, err := s.nats.NC().RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Data: data, Header: s.headers("", event)})
-	s.r.m.AckRoundTrip(time.Since(start))
+	reply, err := q.p.Wait(ctx)
+	q.s.r.m.AckRoundTrip(time.Since(q.start))
 	if err != nil {
-		if !s.nats.Connected() {
-			return nil, errBusDown
-		}
-		return nil, natsError(err)
+		return nil, q.fail(err)
 	}
 	if code := header(reply.Header, contract.HeaderError); code != "" {
 		return nil, &Error{Code: contract.Code(code), Message: string(reply.Data)}
@@ -443,19 +495,28 @@ func (s *Socket) Request(ctx context.Context, event string, data json.RawMessage
 	return contract.Payload(reply.Data), nil
 }
 
+// fail maps the error of a request to the client's: unavailable while
+// NATS is down.
+func (q *Request) fail(err error) error {
+	if !q.s.nats.Connected() {
+		return errBusDown
+	}
+	return natsError(err)
+}
+
 // Presence lists the members of room across the cluster (policy presence).
 // As for history, a socket may list the rooms it is in and those it may
 // join (client_join and the token's rooms claim).
-func (s *Socket) Presence(ctx context.Context, room string) ([]contract.Member, error) {
+func (s *Socket) Presence(ctx context.Context, room string) (Presence, error) {
 	if !s.policy.Presence {
-		return nil, Errorf(contract.CodeForbidden, "presence is off in namespace %q", s.ns)
+		return Presence{}, Errorf(contract.CodeForbidden, "presence is off in namespace %q", s.ns)
 	}
 	if err := s.r.validRoom(room); err != nil {
-		return nil, err
+		return Presence{}, err
 	}
 	if !s.InRoom(room) {
 		if err := s.mayJoin(room); err != nil {
-			return nil, err
+			return Presence{}, err
 		}
 	}
 	return s.r.clusterPresence(ctx, s.ns, room)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/relay"
@@ -53,12 +54,33 @@ func appendPolling(body, unit []byte) []byte {
 // codec encodes router events as Socket.IO EVENT packets for one Socket.IO
 // namespace. nsp "" names the namespace after the event's routerd namespace
 // ("/" + name), which serves every namespace not listed in
-// socketio.namespaces.
-type codec struct{ nsp string }
+// socketio.namespaces. offsets is nil for namespaces without connection
+// state recovery.
+type codec struct {
+	nsp     string
+	offsets *offsets
+}
 
-// EncodeEvent implements router.Codec: emit(event, data), plus the event's
-// seq as a string offset where the namespace keeps history (Socket.IO's
-// connection state recovery).
+// offsets numbers the EVENT packets this node sends to recovering
+// sockets: {tag}-{n}, n counting from 1 in base 36, unique across nodes
+// and never a number (a history event's offset is its seq).
+type offsets struct {
+	prefix string // the node's tag and "-"
+	n      atomic.Uint64
+}
+
+// appendNext appends a new offset to b.
+func (o *offsets) appendNext(b []byte) []byte {
+	return strconv.AppendUint(append(b, o.prefix...), o.n.Add(1), 36)
+}
+
+// EncodeEvent implements router.Codec: emit(event, data), plus, where the
+// namespace recovers (Socket.IO's connection state recovery), the packet's
+// offset as a last string argument: the event's seq for a room event of a
+// namespace with history, a new offset for any other. An event a backend
+// asks an ack for carries the ack id as the packet's id, which the
+// client's ACK answers, and no offset (Socket.IO keeps no such packet for
+// a resume).
 func (c *codec) EncodeEvent(e *router.Event) []byte {
 	nsp := c.nsp
 	if nsp == "" {
@@ -70,13 +92,21 @@ func (c *codec) EncodeEvent(e *router.Event) []byte {
 	args = append(args, name...)
 	args = append(args, ',')
 	args = append(args, e.Data...)
-	if e.Seq > 0 {
+	if c.offsets != nil && e.Ack == 0 {
 		args = append(args, ',', '"')
-		args = strconv.AppendUint(args, e.Seq, 10)
+		if e.Seq > 0 {
+			args = strconv.AppendUint(args, e.Seq, 10)
+		} else {
+			args = c.offsets.appendNext(args)
+		}
 		args = append(args, '"')
 	}
 	args = append(args, ']')
-	return dataUnit(sioEvent, nsp, noID, args)
+	id := int64(noID)
+	if e.Ack != 0 {
+		id = int64(e.Ack)
+	}
+	return dataUnit(sioEvent, nsp, id, args)
 }
 
 // dataUnit encodes an EVENT or ACK packet whose arguments are args, as a

@@ -129,6 +129,7 @@ func TestDecodeSIOErrors(t *testing.T) {
 }
 
 func TestEncodeEvent(t *testing.T) {
+	offs := &offsets{prefix: "T-"}
 	tests := []struct {
 		codec *codec
 		ev    router.Event
@@ -138,8 +139,20 @@ func TestEncodeEvent(t *testing.T) {
 			[]string{`42["chat message",{"text":"hi"}]`}},
 		{&codec{}, router.Event{NS: "chat", Room: "lobby", Name: "message", Data: json.RawMessage(`"hi"`)},
 			[]string{`42/chat,["message","hi"]`}},
-		{&codec{nsp: "/admin"}, router.Event{NS: "ops", Name: "x", Data: json.RawMessage(`null`), Seq: 42},
+		{&codec{nsp: "/admin", offsets: offs}, router.Event{NS: "ops", Name: "x", Data: json.RawMessage(`null`), Seq: 42},
 			[]string{`42/admin,["x",null,"42"]`}},
+		{&codec{nsp: "/admin", offsets: offs}, router.Event{NS: "ops", Name: "x", Data: json.RawMessage(`null`)},
+			[]string{`42/admin,["x",null,"T-1"]`}},
+		{&codec{offsets: offs}, router.Event{NS: "ops", Name: "y", Data: json.RawMessage(`2`)},
+			[]string{`42/ops,["y",2,"T-2"]`}},
+		{&codec{nsp: "/", offsets: offs}, router.Event{NS: "chat", Name: "q", Data: json.RawMessage(`1`), Seq: 9, Ack: 7},
+			[]string{`427["q",1]`}},
+		{&codec{nsp: "/", offsets: offs}, router.Event{NS: "chat", Name: "f", Data: json.RawMessage(`{"$binary":"AQ=="}`)},
+			[]string{`451-["f",{"_placeholder":true,"num":0},"T-3"]`, "\x01"}},
+		{&codec{nsp: "/"}, router.Event{NS: "chat", Name: "q", Data: json.RawMessage(`1`), Ack: 7},
+			[]string{`427["q",1]`}},
+		{&codec{}, router.Event{NS: "chat", Name: "q", Data: json.RawMessage(`{"$binary":"AQ=="}`), Ack: 8},
+			[]string{`451-/chat,8["q",{"_placeholder":true,"num":0}]`, "\x01"}},
 		{&codec{nsp: "/"}, router.Event{NS: "chat", Name: "file", Data: json.RawMessage(`{"name":"a","body":{"$binary":"AQID"}}`)},
 			[]string{`451-["file",{"name":"a","body":{"_placeholder":true,"num":0}}]`, "\x01\x02\x03"}},
 	}

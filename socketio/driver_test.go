@@ -51,6 +51,8 @@ type msg struct {
 	SID       string            `json:"sid"`
 	Recovered bool              `json:"recovered"`
 	Ack       []json.RawMessage `json:"ack"`
+	Acks      []json.RawMessage `json:"acks"`  // op burst
+	AskID     int               `json:"askId"` // an event the server asked an ack for
 	Transport string            `json:"transport"`
 	Socket    string            `json:"socket"`
 	Event     string            `json:"event"`
@@ -192,6 +194,21 @@ func (d *driver) emitAck(name, event string, args ...any) string {
 		d.t.Fatalf("emit %s with ack: %+v %s", event, r.Error, r.Ack)
 	}
 	return string(r.Ack[0])
+}
+
+// emitAckError sends event with args, waits up to timeout ms for its ack,
+// and returns the error message the client's emitWithAck rejected with; it
+// fails the test when an ack came.
+func (d *driver) emitAckError(name, event string, timeout int, args ...any) string {
+	d.t.Helper()
+	if args == nil {
+		args = []any{}
+	}
+	r := d.do(map[string]any{"op": "emit", "name": name, "event": event, "args": args, "ack": true, "timeout": timeout})
+	if r.Error == nil {
+		d.t.Fatalf("emit %s: acked with %s, want no ack", event, r.Ack)
+	}
+	return r.Error.Message
 }
 
 // event waits for the next event called event on socket name.

@@ -179,9 +179,10 @@ func TestRoutingActions(t *testing.T) {
 	if m := seen.WaitN(t, 1)[0]; string(m.Data) != `"line"` {
 		t.Fatalf("backend got %s", m.Data)
 	}
-	// No backend: the error shape.
-	if reply := d.emitAck("a", "nobody"); !strings.Contains(reply, `{"error":{"code":"no_responders"`) {
-		t.Fatalf("nobody reply %s", reply)
+	// No backend: no ack (socketio.no_responders: ignore), the client's
+	// timeout tells it.
+	if msg := d.emitAckError("a", "nobody", 300); msg != "operation has timed out" {
+		t.Fatalf("nobody: %s", msg)
 	}
 	// A Router-Error reply.
 	sub2, _ := be.Subscribe("router.chat.server.deny", func(m *nats.Msg) {

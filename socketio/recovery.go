@@ -17,14 +17,16 @@ import (
 	"github.com/routerd/routerd/router"
 )
 
-// RecoveryWindow is how long the state of a lost Socket.IO connection is
-// kept for connection state recovery (Socket.IO's default
-// maxDisconnectionDuration).
-const RecoveryWindow = 2 * time.Minute
-
 // resume is what a reconnecting client sends in its CONNECT auth to
 // recover its connection state.
 type resume struct{ pid, offset string }
+
+// valid reports whether r names a socket to resume: a pid and an offset,
+// or no offset (socket.io-client sends none when its socket got no event:
+// as with Socket.IO, that socket cannot be resumed, and it ends).
+func (r resume) valid() bool {
+	return validToken(r.pid) && (r.offset == "" || validToken(r.offset))
+}
 
 // splitAuth takes pid and offset (connection state recovery, added by
 // socket.io-client) out of a CONNECT's auth object; the rest is the auth
@@ -57,13 +59,15 @@ type savedState struct {
 	Rooms []string `json:"rooms"`
 }
 
-// recoveryStore keeps the state of lost sockets, by pid, in a JetStream
-// key-value bucket whose entries expire after RecoveryWindow, so that the
-// node a client reconnects to finds it.
+// recoveryStore keeps the state of parked sockets of namespaces with
+// history, by pid, in a JetStream key-value bucket whose entries expire
+// after socketio.recovery.max_disconnection, so that, should their node
+// die, the node a client reconnects to finds their rooms.
 type recoveryStore struct {
 	nc      *bus.Conn
 	bucket  string
 	timeout time.Duration
+	ttl     time.Duration
 
 	mu sync.Mutex
 	js jetstream.JetStream // the context kv was made with; guarded by mu
@@ -72,7 +76,7 @@ type recoveryStore struct {
 
 func newRecoveryStore(nc *bus.Conn, cfg *config.Config) *recoveryStore {
 	bucket := relay.NewNames(cfg.NATS.Prefix).RecoveryBucket()
-	return &recoveryStore{nc: nc, bucket: bucket, timeout: cfg.Limits.AckTimeout}
+	return &recoveryStore{nc: nc, bucket: bucket, timeout: cfg.Limits.AckTimeout, ttl: cfg.SocketIO.Recovery.MaxDisconnection}
 }
 
 // bucketKV returns the bucket, creating it when needed.
@@ -86,7 +90,7 @@ func (rs *recoveryStore) bucketKV(ctx context.Context) (jetstream.KeyValue, erro
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      rs.bucket,
 		Description: "routerd: state of lost Socket.IO connections, by pid",
-		TTL:         RecoveryWindow,
+		TTL:         rs.ttl,
 		Storage:     jetstream.MemoryStorage,
 	})
 	if err != nil {
@@ -107,6 +111,20 @@ func (rs *recoveryStore) save(pid string, st savedState) error {
 	b, _ := json.Marshal(st)
 	if _, err := kv.Put(ctx, pid, b); err != nil {
 		return fmt.Errorf("socketio recovery: save: %w", err)
+	}
+	return nil
+}
+
+// forget deletes the state kept under pid, if any.
+func (rs *recoveryStore) forget(pid string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), rs.timeout)
+	defer cancel()
+	kv, err := rs.bucketKV(ctx)
+	if err != nil {
+		return err
+	}
+	if err := kv.Delete(ctx, pid); err != nil {
+		return fmt.Errorf("socketio recovery: forget: %w", err)
 	}
 	return nil
 }
@@ -137,39 +155,26 @@ func (rs *recoveryStore) take(ctx context.Context, pid string) (st savedState, o
 	return st, true, nil
 }
 
-// validPID reports whether p can be a pid (router.RandomID's alphabet), so
-// that it is a valid key.
-func validPID(p string) bool {
-	if len(p) == 0 || len(p) > 64 {
+// recoverRooms puts a new socket back in the rooms of the lost socket
+// that res names, where its node is gone and the recovery store kept
+// them (namespaces with history): each with its events after the offset
+// (a seq) replayed. It reports whether every room recovered whole
+// (socket.recovered is then true, with a new sid: the lost one's notices
+// were published for its node).
+func (s *Server) recoverRooms(ctx context.Context, sock *router.Socket, res resume) bool {
+	if s.store == nil || !sock.HasHistory() {
 		return false
 	}
-	for _, c := range []byte(p) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// recover gives a socket of a namespace with history its pid. A client
-// that sends the pid and offset of a lost socket whose state is kept gets
-// its rooms back, each with the events after offset replayed; it keeps its
-// pid when every room recovered (socket.recovered is then true), and gets
-// a new one otherwise. It returns "" where there is no recovery.
-func (s *Server) recover(ctx context.Context, sock *router.Socket, res resume) string {
-	if s.store == nil || !sock.HasHistory() {
-		return ""
-	}
 	since, err := strconv.ParseUint(res.offset, 10, 64)
-	if !validPID(res.pid) || err != nil {
-		return router.RandomID()
+	if err != nil {
+		return false // the last packet the client got was not a room event's
 	}
 	st, ok, err := s.store.take(ctx, res.pid)
 	if err != nil {
 		s.log.Warn("connection state recovery", "err", err)
 	}
 	if !ok || st.NS != sock.Namespace() {
-		return router.RandomID()
+		return false
 	}
 	all := true
 	for _, room := range st.Rooms {
@@ -183,19 +188,36 @@ func (s *Server) recover(ctx context.Context, sock *router.Socket, res resume) s
 			all = false
 		}
 	}
-	if !all {
-		return router.RandomID()
-	}
-	return res.pid
+	return all
 }
 
-// save keeps the socket's state for recovery, where its namespace has it.
+// save keeps the socket's rooms in the recovery store, where its
+// namespace has history: should this node die while the socket is parked
+// (or shut down), another node falls back on them.
 func (n *nsSocket) save() {
-	store := n.sess.srv.store
-	if store == nil || n.pid == "" {
+	store := n.srv.store
+	if store == nil || n.pid == "" || !n.sock.HasHistory() {
 		return
 	}
 	if err := store.save(n.pid, savedState{NS: n.sock.Namespace(), Rooms: n.sock.Rooms()}); err != nil {
-		n.sess.srv.log.Warn("connection state recovery", "err", err)
+		n.srv.log.Warn("connection state recovery", "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.saved = true
+	n.mu.Unlock()
+}
+
+// forgetSaved deletes what save kept.
+func (n *nsSocket) forgetSaved() {
+	n.mu.Lock()
+	saved := n.saved
+	n.saved = false
+	n.mu.Unlock()
+	if !saved {
+		return
+	}
+	if err := n.srv.store.forget(n.pid); err != nil {
+		n.srv.log.Warn("connection state recovery", "err", err)
 	}
 }

@@ -7,8 +7,9 @@
 // and native sockets share rooms, presence and subjects. Its own NATS use is
 // the connection state recovery store (a JetStream key-value bucket) and
 // package relay, which takes the requests of a session that reach another
-// node to the node that holds it (relay.go); package relay names the
-// subjects and the bucket.
+// node to the node that holds it (relay.go), and a parked socket (one whose
+// session was lost) to the node its client resumes it on (park.go);
+// package relay names the subjects and the bucket.
 //
 // Lifecycle: New builds (no network work) → Start subscribes the relay →
 // (mounted on the HTTP mux; serves sessions) → Shutdown, which closes
@@ -21,6 +22,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +32,7 @@ import (
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/bus"
+	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/internal/relay"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
@@ -58,14 +62,19 @@ type Server struct {
 	tag   string         // this node's prefix of Engine.IO sids
 	relay *relay.Relay   // nil without NATS
 
-	listed  map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
-	derived *codec            // every other namespace ("/x" → x)
+	listed    map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
+	derived   *codec            // every other namespace ("/x" → x) without recovery
+	derivedCR *codec            // every other namespace with connection state recovery
 
-	// keepHeaders: a namespace authenticates with a backend, which gets the
-	// handshake request's headers. Each session keeps them for its life,
-	// since any later CONNECT may need them (connheader.Keep: a compact
-	// copy within http.max_header_bytes).
-	keepHeaders bool
+	parking parking // recovering sockets (park.go)
+
+	// credentials: a namespace authenticates with a backend, which gets
+	// the handshake request's credentials (Cookie, Authorization) with its
+	// other headers. Each session keeps the headers for its life, since
+	// any later CONNECT may need them (the lifecycle connect notice does:
+	// the headers but the credentials), in a compact copy within
+	// http.max_header_bytes (connheader.Keep).
+	credentials bool
 
 	draining atomic.Bool // Shutdown began: refuse new sessions
 
@@ -91,11 +100,20 @@ func New(o Options) *Server {
 		listed:      make(map[string]*codec),
 		derived:     &codec{},
 		sessions:    make(map[string]*session),
-		keepHeaders: o.Config.BackendAuth(),
+		credentials: o.Config.BackendAuth(),
+		tag:         relay.NewTag(),
 	}
+	s.parking = parking{srv: s, byPID: make(map[string]*nsSocket)}
 	s.stopping, s.stop = context.WithCancel(context.Background())
-	for nsp := range o.Config.SocketIO.Namespaces {
-		s.listed[nsp] = &codec{nsp: nsp}
+	offs := &offsets{prefix: s.tag + "-"}
+	s.derivedCR = &codec{offsets: offs}
+	rc := o.Config.SocketIO.Recovery
+	for nsp, ns := range o.Config.SocketIO.Namespaces {
+		c := &codec{nsp: nsp}
+		if policy, ok := o.Config.Namespace(ns); ok && rc.Recovers(policy) {
+			c.offsets = offs
+		}
+		s.listed[nsp] = c
 	}
 	history := false
 	for _, ns := range o.Config.Namespaces {
@@ -106,7 +124,6 @@ func New(o Options) *Server {
 	if history && o.NATS != nil {
 		s.store = newRecoveryStore(o.NATS, o.Config)
 	}
-	s.tag = relay.NewTag()
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
 		ReadBufferSize:   1024,
@@ -149,8 +166,12 @@ func (s *Server) namespace(nsp string) (string, *codec, bool) {
 	if !ok {
 		return "", nil, false
 	}
-	if _, declared := s.cfg.Namespace(name); !declared {
+	policy, declared := s.cfg.Namespace(name)
+	if !declared {
 		return "", nil, false
+	}
+	if s.cfg.SocketIO.Recovery.Recovers(policy) {
+		return name, s.derivedCR, true
 	}
 	return name, s.derived, true
 }
@@ -318,6 +339,42 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
 	sess.poll(w, r)
 }
 
+// engineParams are the query parameters of Engine.IO itself (j and b64
+// of its older versions): not part of the query a client gave.
+var engineParams = []string{"EIO", "transport", "sid", "t", "j", "b64"}
+
+// connInfo describes the session that the handshake request r opens: its
+// headers, its target as sent, and the query the client gave (the
+// target's, without engineParams), as Socket.IO's socket.handshake.
+func (s *Server) connInfo(r *http.Request) router.ConnInfo {
+	return router.ConnInfo{
+		RemoteAddr: r.RemoteAddr,
+		Header:     connheader.Keep(r, s.cfg.HTTP.MaxHeaderBytes, s.credentials),
+		URL:        r.RequestURI,
+		Query:      clientQuery(r.URL.RawQuery),
+	}
+}
+
+// clientQuery returns the raw query of a handshake request without the
+// pairs that name one of engineParams, the others as they were sent.
+func clientQuery(raw string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(raw, "&") {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if pair == "" || slices.Contains(engineParams, name) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
+}
+
 func (s *Server) track(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -345,8 +402,10 @@ func (s *Server) lookup(sid string) *session {
 
 // Shutdown takes no more requests from other nodes, refuses new sessions,
 // closes every open one (WebSocket: what is queued, then close 1001;
-// polling: the pending poll gets what is queued and the close packet), and
-// waits for them to end or for ctx.
+// polling: the pending poll gets what is queued and the close packet),
+// waits for them to end or for ctx, and ends the parked sockets (their
+// notices are published; the recovery store keeps the rooms of those with
+// history for another node).
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.relay != nil {
 		s.relay.Close()
@@ -368,6 +427,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.relay != nil {
 			s.relay.Wait() // the requests other nodes forwarded
 		}
+		s.parking.endAll() // nobody can resume them here any more
 		close(done)
 	}()
 	select {

@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
-	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/router"
 )
@@ -85,15 +84,12 @@ func newSession(srv *Server, r *http.Request) *session {
 	s := &session{
 		srv:     srv,
 		id:      srv.tag + "." + router.RandomID(),
-		info:    router.ConnInfo{RemoteAddr: r.RemoteAddr},
+		info:    srv.connInfo(r),
 		ctx:     ctx,
 		stop:    cancel,
 		q:       sendq.New(srv.cfg.Limits.SendQueue, nil),
 		wake:    make(chan struct{}, 1),
 		sockets: make(map[string]*nsSocket),
-	}
-	if srv.keepHeaders {
-		s.info.Header = connheader.Keep(r.Header, srv.cfg.HTTP.MaxHeaderBytes)
 	}
 	if lim := srv.cfg.Limits.Rate; lim.PerSecond > 0 {
 		s.limit = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)
@@ -159,16 +155,22 @@ func (s *session) beat() {
 	s.pongDue = true
 	s.heartbeat.Reset(s.srv.cfg.HTTP.PongTimeout)
 	s.mu.Unlock()
+	s.mark() // its pong confirms what is queued before it
 	s.push([]byte{eioPing})
 }
 
-// pong answers the heartbeat: the next ping comes after ping_interval.
+// pong answers the heartbeat: the next ping comes after ping_interval, and
+// the client has every packet queued before the ping.
 func (s *session) pong() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pongDue && !s.closed {
+	due := s.pongDue && !s.closed
+	if due {
 		s.pongDue = false
 		s.heartbeat.Reset(s.srv.cfg.HTTP.PingInterval)
+	}
+	s.mu.Unlock()
+	if due {
+		s.confirm()
 	}
 }
 
@@ -224,18 +226,31 @@ func (s *session) close(why closeReason) {
 	go s.teardown()
 }
 
-// teardown detaches every socket, keeping what recovery needs, and forgets
-// the session.
+// teardown parks every recovering socket (park.go) and detaches the
+// others, and forgets the session. At shutdown nothing is parked (the
+// recovery store keeps the rooms of sockets with history, for another
+// node).
 func (s *session) teardown() {
 	defer s.srv.wg.Done()
 	s.handling.Lock() // a packet being handled finishes first
 	s.mu.Lock()
 	sockets := s.sockets
 	s.sockets = nil
+	shutdown := s.why == closeShutdown
 	s.mu.Unlock()
 	s.handling.Unlock()
 	for _, ns := range sockets {
+		if !shutdown && ns.pid != "" {
+			switch s.srv.parking.park(ns) {
+			case parked, notLive:
+				continue
+			case unparked:
+				ns.end()
+				continue
+			}
+		}
 		ns.save()
+		s.srv.parking.forget(ns)
 		ns.sock.Disconnect()
 	}
 	s.requests.Wait()

@@ -3,22 +3,58 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/contract"
+	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/router"
 )
 
 // nsSocket is one Socket.IO namespace attached over a session: the
 // router.Conn its router socket delivers through, with the codec that
-// writes that namespace's packets.
+// writes that namespace's packets. A recovering socket (pid set) outlives
+// its session: when the session is lost it is parked (park.go), its
+// packets kept, until its client resumes it on a new session, here or on
+// another node, or the window ends.
 type nsSocket struct {
-	sess  *session
+	srv   *Server
 	nsp   string
 	codec *codec
-	sock  *router.Socket // set once Connect returned
-	pid   string         // connection state recovery id; "" without history
+	sock  *router.Socket // set once Connect (or Adopt) returned
+	pid   string         // connection state recovery id; "" without recovery
+
+	// guarded by srv.parking.mu (park.go)
+	state  parkState
+	unhold func() // ends the relay's hold while parked
+	place  bool   // counts in limits.max_connections while parked
+
+	mu     sync.Mutex
+	sess   *session    // the session it delivers to; nil while parked (or between sessions); guarded by mu
+	owner  any         // the session it counts against in limits.max_namespaces_per_connection; guarded by mu
+	kept   *backlog    // the packets kept for a resume; nil without recovery; guarded by mu
+	live   bool        // Send pushes to sess; false while a resume's replay catches up; guarded by mu
+	pushed uint64      // the number of the first kept packet not yet pushed to sess; guarded by mu
+	mark   uint64      // the kept packets pushed before the ping the client has yet to answer; guarded by mu
+	marked bool        // mark is set; guarded by mu
+	lost   bool        // a packet not yet pushed was dropped: no resume can be whole; guarded by mu
+	saved  bool        // its state is in the recovery store (history); guarded by mu
+	hello  []byte      // a resumed socket's CONNECT, pushed once its replay caught up; guarded by mu
+	expiry *time.Timer // while parked, the end of the window; written under srv.parking.mu and mu
+}
+
+// newNSSocket returns the socket of namespace nsp for session s, with a
+// backlog when pid is set.
+func (s *session) newNSSocket(nsp string, c *codec, pid string) *nsSocket {
+	n := &nsSocket{srv: s.srv, nsp: nsp, codec: c, pid: pid, owner: s}
+	if pid != "" {
+		rc := s.srv.cfg.SocketIO.Recovery
+		n.kept = newBacklog(rc.MaxBufferPackets, rc.MaxBufferBytes)
+	}
+	return n
 }
 
 // Codec implements router.Conn.
@@ -26,29 +62,87 @@ func (n *nsSocket) Codec() router.Codec { return n.codec }
 
 // Connection implements router.Multiplexed: every namespace of a session
 // counts against one limits.max_namespaces_per_connection.
-func (n *nsSocket) Connection() any { return n.sess }
+func (n *nsSocket) Connection() any {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.owner
+}
 
-// Send implements router.Conn.
-func (n *nsSocket) Send(unit []byte) { n.sess.push(unit) }
+// Send implements router.Conn: the unit goes to the session and, with its
+// offset, to the backlog; while a resume's replay catches up, the backlog
+// alone has it (an event asking for an ack, which has no offset, goes to
+// the session at once, or is lost while the socket is parked). A parked
+// socket that has to drop a packet its client never got ends at once; a
+// session whose replay falls that far behind is closed as a slow consumer.
+func (n *nsSocket) Send(unit []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var off []byte
+	if n.kept != nil {
+		off = unitOffset(unit)
+	}
+	toSession := n.sess != nil && (n.live || off == nil)
+	if off != nil {
+		n.kept.add(off, unit)
+		if toSession {
+			n.pushed = n.kept.next()
+		}
+		if n.kept.first > n.pushed && !n.lost {
+			n.lost = true
+			switch {
+			case n.sess != nil:
+				n.sess.close(closeSlow)
+			case n.expiry != nil:
+				n.expiry.Reset(0)
+			}
+		}
+	}
+	if toSession {
+		n.sess.push(unit)
+	}
+}
 
-// Wait implements router.Pacer: a recovery replay waits here for the
+// Wait implements router.Pacer: a history replay waits here for the
 // client to read.
-func (n *nsSocket) Wait(ctx context.Context, k int) (int, error) { return n.sess.q.Wait(ctx, k) }
+func (n *nsSocket) Wait(ctx context.Context, k int) (int, error) {
+	n.mu.Lock()
+	s := n.sess
+	n.mu.Unlock()
+	if s == nil {
+		return 0, sendq.ErrClosed
+	}
+	return s.q.Wait(ctx, k)
+}
 
 // Detached implements router.Conn: the client gets DISCONNECT for the
 // namespace (Socket.IO's "io server disconnect", after which it does not
 // reconnect), except at shutdown, when the whole session closes and the
-// client reconnects.
+// client reconnects. A parked socket is forgotten.
 func (n *nsSocket) Detached(_ *router.Socket, reason string) {
-	s := n.sess
-	s.mu.Lock()
-	if s.sockets[n.nsp] == n {
-		delete(s.sockets, n.nsp)
+	n.srv.parking.forget(n)
+	if reason != "shutdown" {
+		n.forgetSaved()
 	}
-	s.mu.Unlock()
+	n.mu.Lock()
+	s := n.sess
+	n.sess = nil
+	n.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.drop(n)
 	if reason != "shutdown" {
 		s.srv.m.FrameOut("disconnected")
 		s.push(disconnectUnit(n.nsp))
+	}
+}
+
+// drop takes n out of the session's namespaces, if it is there.
+func (s *session) drop(n *nsSocket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sockets[n.nsp] == n {
+		delete(s.sockets, n.nsp)
 	}
 }
 
@@ -117,9 +211,7 @@ func (s *session) onPacketText(b []byte) {
 		return
 	}
 	*d = decoder{left: pkt.attachments, size: len(b)}
-	if pkt.typ == sioBinaryEvent { // a BINARY_ACK's are dropped: routerd never asks a client for one
-		d.pending, d.phs = &pkt, phs
-	}
+	d.pending, d.phs = &pkt, phs
 }
 
 // onAttachment handles one attachment of the binary packet being
@@ -153,7 +245,8 @@ func (s *session) onAttachment(b []byte) {
 		s.refuse(pkt, router.Errorf(contract.CodeTooLarge, "the data with its attachments in base64 is %d bytes, over max_frame_bytes (%d)", size, limit))
 		return
 	}
-	pkt.typ, pkt.attachments, pkt.data = sioEvent, 0, reconstruct(pkt.data, phs, atts)
+	pkt.typ -= sioBinaryEvent - sioEvent // BINARY_EVENT → EVENT, BINARY_ACK → ACK
+	pkt.attachments, pkt.data = 0, reconstruct(pkt.data, phs, atts)
 	s.dispatch(pkt)
 }
 
@@ -177,9 +270,10 @@ func (s *session) dispatch(pkt sioPacket) {
 		s.onDisconnect(pkt)
 	case sioEvent:
 		s.onEvent(pkt)
+	case sioAck:
+		s.onAck(pkt)
 	}
-	// ACK: routerd never asks a client for one. CONNECT_ERROR is the
-	// server's.
+	// CONNECT_ERROR is the server's.
 }
 
 // admit decides on a packet from its header alone whether its data is
@@ -254,6 +348,19 @@ func (s *session) reply(pkt sioPacket, data json.RawMessage, err error) {
 	s.push(ackUnit(pkt.nsp, pkt.id, data))
 }
 
+// replyServer answers a server-bound request as reply does, except that a
+// request no backend serves gets no ack under socketio.no_responders
+// "ignore" (the default), as a Socket.IO server never acks an event nobody
+// handles: the client's own timeout tells it.
+func (s *session) replyServer(pkt sioPacket, event string, data json.RawMessage, err error) {
+	if e := (*router.Error)(nil); errors.As(err, &e) && e.Code == contract.CodeNoResponders && !s.srv.cfg.SocketIO.NoRespondersError() {
+		s.srv.m.SocketIONoResponders()
+		s.srv.log.Debug("socket.io request no backend serves, left unanswered", "remote", s.info.RemoteAddr, "nsp", pkt.nsp, "event", event)
+		return
+	}
+	s.reply(pkt, data, err)
+}
+
 // socket returns the namespace attached as nsp, or nil.
 func (s *session) socket(nsp string) *nsSocket {
 	s.mu.Lock()
@@ -273,7 +380,21 @@ func (s *session) onConnect(pkt sioPacket) {
 		return
 	}
 	auth, res := splitAuth(pkt.data)
-	n := &nsSocket{sess: s, nsp: pkt.nsp, codec: codec}
+	fromStore := false // the recovery store may hold the rooms of a socket whose node is gone
+	pid := ""
+	if codec.offsets != nil {
+		pid = router.RandomID()
+		if res.valid() {
+			switch s.resume(pkt, ns, codec, res) {
+			case resumed, refused:
+				return
+			case orphaned:
+				fromStore = true
+			}
+		}
+	}
+	n := s.newNSSocket(pkt.nsp, codec, pid)
+	n.sess, n.live = s, true
 	sock, err := s.srv.r.Connect(s.ctx, n, ns, auth, s.info)
 	if err != nil {
 		s.refuse(pkt, router.AsError(err))
@@ -293,9 +414,15 @@ func (s *session) onConnect(pkt sioPacket) {
 		return
 	}
 	s.connected()
-	n.pid = s.srv.recover(s.ctx, sock, res)
+	if fromStore && s.srv.recoverRooms(s.ctx, sock, res) {
+		pid = res.pid // socket.recovered is true: every room is back whole
+		s.srv.m.SocketIORecovery("history")
+	} else if res.valid() && pid != "" {
+		s.srv.m.SocketIORecovery("none")
+	}
+	s.srv.parking.register(n, pid)
 	s.srv.m.FrameOut("sio_connect")
-	s.push(connectUnit(pkt.nsp, sock.SID(), n.pid))
+	s.push(connectUnit(pkt.nsp, sock.SID(), pid))
 }
 
 func (s *session) onDisconnect(pkt sioPacket) {
@@ -304,6 +431,7 @@ func (s *session) onDisconnect(pkt sioPacket) {
 	delete(s.sockets, pkt.nsp)
 	s.mu.Unlock()
 	if n != nil {
+		s.srv.parking.forget(n)
 		n.sock.Disconnect()
 	}
 }
@@ -347,14 +475,35 @@ func (s *session) onEvent(pkt sioPacket) {
 			s.reply(pkt, nil, sock.EmitServer(s.ctx, name, data, false))
 			return
 		}
-		// A request: the reply may take up to ack_timeout, so it is
-		// awaited aside and the session goes on reading.
+		// A request: published now, in order with the packets before and
+		// after it; the reply may take up to ack_timeout, so it is awaited
+		// aside and the session goes on reading.
+		req, err := sock.Request(name, data)
+		if err != nil {
+			s.replyServer(pkt, name, nil, err)
+			return
+		}
 		s.requests.Add(1)
 		go func() {
 			defer s.requests.Done()
-			reply, err := sock.Request(s.ctx, name, data)
-			s.reply(pkt, reply, err)
+			reply, err := req.Wait(s.ctx)
+			s.replyServer(pkt, name, reply, err)
 		}()
+	}
+}
+
+// onAck answers an ack a backend asked of the socket (an EVENT routerd
+// sent with an id): the arguments are the reply's data, by the rule of an
+// emit's (none: null, one: itself, several: an array). An ACK for an id
+// the socket does not owe is ignored, as a Socket.IO server ignores it.
+func (s *session) onAck(pkt sioPacket) {
+	n := s.socket(pkt.nsp)
+	var args []json.RawMessage
+	if n == nil || pkt.id == noID || json.Unmarshal(pkt.data, &args) != nil {
+		return
+	}
+	if err := n.sock.Reply(uint64(pkt.id), argsData(args)); err != nil && !router.IsUnknownAck(err) {
+		s.srv.log.Debug("socket.io ack not forwarded", "remote", s.info.RemoteAddr, "nsp", pkt.nsp, "id", pkt.id, "err", err)
 	}
 }
 

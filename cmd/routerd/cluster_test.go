@@ -66,6 +66,14 @@ type proc struct {
 // startProc runs routerd on config and waits for /readyz.
 func startProc(t *testing.T, config, httpAddr string) *proc {
 	t.Helper()
+	p := launch(t, config, httpAddr)
+	p.waitReady()
+	return p
+}
+
+// launch runs routerd on config.
+func launch(t *testing.T, config, httpAddr string) *proc {
+	t.Helper()
 	p := &proc{t: t, logs: &routertest.SyncBuffer{}, http: httpAddr, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), "-c", config)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
@@ -74,13 +82,19 @@ func startProc(t *testing.T, config, httpAddr string) *proc {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.kill() })
-	routertest.Eventually(t, "routerd ready at "+httpAddr, func() error {
+	return p
+}
+
+// waitReady waits until the process answers /readyz with 200.
+func (p *proc) waitReady() {
+	p.t.Helper()
+	routertest.Eventually(p.t, "routerd ready at "+p.http, func() error {
 		select {
 		case <-p.exited:
-			t.Fatalf("routerd exited:\n%s", p.logs.String())
+			p.t.Fatalf("routerd exited:\n%s", p.logs.String())
 		default:
 		}
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		resp, err := http.Get("http://" + p.http + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -90,7 +104,6 @@ func startProc(t *testing.T, config, httpAddr string) *proc {
 		}
 		return nil
 	})
-	return p
 }
 
 func (p *proc) kill() {

@@ -84,6 +84,19 @@ namespaces: {hist: {history: {max_msgs: 1000, replicas: 3}}}
 		clients[i].Connect("hist")
 		clients[i].Join("hist", "r")
 	}
+	// A join is in force on its node's server once acked; the stream
+	// leader's server learns of it a moment later. The events counted
+	// (msg) are emitted once every member got a warm-up event: each
+	// member's interest is known to the leader's server by then.
+	routertest.EventuallyWithin(t, "every member gets the room's events", electionWait, func() error {
+		clients[alive].Send(map[string]any{"type": "emit", "ns": "hist", "room": "r", "event": "warm", "self": true})
+		for k, c := range clients {
+			if !c.Has(routertest.IsEvent("warm")) {
+				return fmt.Errorf("member on n%d got none yet", k+1)
+			}
+		}
+		return nil
+	})
 	// An acked emit waits for JetStream's acknowledgement, which an
 	// election in progress delays: the reply may take up to ack_timeout.
 	emit := func(c *routertest.Client, data int) bool {
@@ -102,6 +115,19 @@ namespaces: {hist: {history: {max_msgs: 1000, replicas: 3}}}
 				return fmt.Errorf("emit %d refused", i-1)
 			}
 			acked++
+		}
+		return nil
+	})
+	// An acked event is stored, but its live copy leaves from the leader:
+	// one the leader dies before sending is delivered to nobody (live
+	// delivery is at most once; a rejoin with since recovers it). The
+	// leader dies once the members on the other nodes got the last one.
+	lastAcked := fmt.Sprint(i - 1)
+	routertest.Eventually(t, "the members on the other nodes got event "+lastAcked, func() error {
+		for _, k := range []int{alive, (dead + 2) % 3} {
+			if !clients[k].Has(func(f routertest.Frame) bool { return f.Type() == "event" && f.JSON("data") == lastAcked }) {
+				return fmt.Errorf("not the member on n%d", k+1)
+			}
 		}
 		return nil
 	})

@@ -40,6 +40,10 @@ type Bot struct {
 	nickSub *nats.Subscription // queue group: nick requests, into inbox
 	syncSub *nats.Subscription // peers' snapshot requests, into inbox; nil while this instance syncs; owned by the state loop once it runs
 
+	asst       *assistant     // nil without an LLM
+	metrics    *metrics       // the assistant's counters
+	metricsSrv *metricsServer // nil without cfg.MetricsAddr
+
 	stats stats
 	done  chan struct{} // closed when the bot has shut down
 }
@@ -70,6 +74,15 @@ func (b *Bot) Stats() Stats {
 // Done is closed when the bot has shut down.
 func (b *Bot) Done() <-chan struct{} { return b.done }
 
+// MetricsAddr is the address metrics are served on ("" without
+// cfg.MetricsAddr): the actual port when cfg.MetricsAddr asked for port 0.
+func (b *Bot) MetricsAddr() string {
+	if b.metricsSrv == nil {
+		return ""
+	}
+	return b.metricsSrv.addr.String()
+}
+
 // Start connects to NATS and starts a bot that runs until ctx ends. If NATS
 // is not reachable yet, Start returns a bot that keeps trying; it never gives
 // up reconnecting.
@@ -79,13 +92,14 @@ func Start(ctx context.Context, cfg Config) (*Bot, error) {
 		return nil, fmt.Errorf("chatbot config: %w", err)
 	}
 	b := &Bot{
-		cfg:    cfg,
-		subj:   newSubjects(cfg),
-		id:     instanceID(),
-		nicks:  NewRegistry(cfg.TombstoneTTL),
-		inbox:  make(chan *nats.Msg, cfg.Inbox),
-		resync: make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		subj:    newSubjects(cfg),
+		id:      instanceID(),
+		nicks:   NewRegistry(cfg.TombstoneTTL),
+		inbox:   make(chan *nats.Msg, cfg.Inbox),
+		resync:  make(chan struct{}, 1),
+		metrics: newMetrics(),
+		done:    make(chan struct{}),
 	}
 	b.log = cfg.Log.With("instance", b.id, "ns", cfg.NS)
 	closed := make(chan struct{})
@@ -93,7 +107,16 @@ func Start(ctx context.Context, cfg Config) (*Bot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chatbot: connect to %s: %w", cfg.NATSURL, err)
 	}
+	if cfg.LLM.enabled() {
+		if b.asst, err = newAssistant(b, newOpenAIModel(cfg.LLM)); err != nil {
+			b.nc.Close()
+			return nil, err
+		}
+	}
 	roomSub, err := b.subscribe()
+	if err == nil && cfg.MetricsAddr != "" {
+		b.metricsSrv, err = serveMetrics(cfg.MetricsAddr, b.metrics.reg, b.log)
+	}
 	if err != nil {
 		b.nc.Close()
 		return nil, err
@@ -181,6 +204,11 @@ func (b *Bot) subscribe() (*nats.Subscription, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chatbot: subscribe %s: %w", b.subj.roomMessages, err)
 	}
+	if b.asst != nil {
+		if err := b.asst.subscribe(); err != nil {
+			return nil, err
+		}
+	}
 	if b.nc.IsConnected() {
 		if err := b.nc.FlushTimeout(b.cfg.RequestTimeout); err != nil {
 			return nil, fmt.Errorf("chatbot: confirm subscriptions: %w", err)
@@ -191,8 +219,9 @@ func (b *Bot) subscribe() (*nats.Subscription, error) {
 }
 
 // shutdown stops the bot gracefully: it leaves the queue group for nick
-// requests, answers those already received, then drains the connection
-// (every chat line received is handled, every publish flushed) and waits
+// requests, handles the chat lines and questions already received, lets
+// the assistant finish (or cancel) its answers, answers the nick requests
+// received, then drains the connection (every publish flushed) and waits
 // for it to close, within cfg.DrainTimeout.
 func (b *Bot) shutdown(roomSub *nats.Subscription, stopLoop context.CancelFunc, loopDone <-chan struct{}, closed <-chan struct{}) {
 	defer close(b.done)
@@ -200,14 +229,19 @@ func (b *Bot) shutdown(roomSub *nats.Subscription, stopLoop context.CancelFunc, 
 	if err := b.nickSub.Unsubscribe(); err != nil {
 		b.log.Warn("leave nick queue group", "err", err)
 	}
-	if err := roomSub.Drain(); err != nil {
-		b.log.Warn("drain chat lines", "err", err)
+	work := []*nats.Subscription{roomSub}
+	if b.asst != nil {
+		work = append(work, b.asst.work...)
 	}
+	b.drainWork(work)
 	if b.nc.IsConnected() {
 		// After this round trip no more nick requests are on their way to us.
 		if err := b.nc.FlushTimeout(b.cfg.RequestTimeout); err != nil {
 			b.log.Warn("flush before drain", "err", err)
 		}
+	}
+	if b.asst != nil {
+		b.asst.stop()
 	}
 	stopLoop()
 	<-loopDone
@@ -225,6 +259,40 @@ func (b *Bot) shutdown(roomSub *nats.Subscription, stopLoop context.CancelFunc, 
 	case <-time.After(b.cfg.DrainTimeout + time.Second):
 		b.log.Warn("NATS connection did not drain in time; closed it")
 		b.nc.Close()
+	}
+	if b.metricsSrv != nil {
+		b.metricsSrv.close()
+	}
+}
+
+// drainWork drains the queue-group subscriptions that bring work (chat
+// lines, questions) and waits, within cfg.DrainTimeout, until the handlers
+// of what they had received have returned: no question arrives after it.
+// Cut off from NATS, it unsubscribes instead (a drain would wait for NATS).
+func (b *Bot) drainWork(subs []*nats.Subscription) {
+	if !b.nc.IsConnected() {
+		for _, sub := range subs {
+			_ = sub.Unsubscribe()
+		}
+		return
+	}
+	deadline := time.After(b.cfg.DrainTimeout)
+	var waits []<-chan nats.SubStatus
+	for _, sub := range subs {
+		closedCh := sub.StatusChanged(nats.SubscriptionClosed)
+		if err := sub.Drain(); err != nil {
+			b.log.Warn("drain", "subject", sub.Subject, "err", err)
+			continue
+		}
+		waits = append(waits, closedCh)
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-deadline:
+			b.log.Warn("work subscriptions did not drain in time")
+			return
+		}
 	}
 }
 

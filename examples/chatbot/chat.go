@@ -61,6 +61,10 @@ func (b *Bot) onChatLine(m *nats.Msg) {
 	if answer, ok := b.command(room, line.Text); ok {
 		b.say(room, answer)
 		b.stats.answers.Add(1)
+		return
+	}
+	if b.asst != nil {
+		b.asst.onLine(room, m, line)
 	}
 }
 

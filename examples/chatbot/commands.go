@@ -24,6 +24,9 @@ func (b *Bot) command(room, text string) (string, bool) {
 	name, _, _ := strings.Cut(text, " ")
 	switch strings.ToLower(name) {
 	case "/help":
+		if b.asst != nil {
+			return helpText + ", @" + b.cfg.Name + " <question> (ask the assistant)", true
+		}
 		return helpText, true
 	case "/time":
 		return "it is " + b.cfg.Clock().Format(time.RFC1123), true

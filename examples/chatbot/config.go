@@ -26,6 +26,9 @@ type Config struct {
 	TombstoneTTL   time.Duration // how long a disconnected sid is remembered; 5m
 	Inbox          int           // state messages buffered before NATS reports a slow consumer; 4096
 
+	LLM         LLMConfig // the language-model assistant; off while LLM.URL is ""
+	MetricsAddr string    // serve Prometheus metrics at http://MetricsAddr/metrics; "" off
+
 	Clock func() time.Time // time.Now
 	Log   *slog.Logger     // discards when nil
 }
@@ -69,6 +72,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	nameErr := validNick(c.Name)
+	var llmErr error
+	c.LLM, llmErr = c.LLM.withDefaults()
 	switch {
 	case !prefixRE.MatchString(c.Prefix):
 		return c, fmt.Errorf("prefix %q: want dot-separated tokens of [A-Za-z0-9_-]", c.Prefix)
@@ -78,6 +83,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("group %q: want [A-Za-z0-9_-]+", c.Group)
 	case nameErr != nil:
 		return c, fmt.Errorf("name %q: %w", c.Name, nameErr)
+	case llmErr != nil:
+		return c, llmErr
 	}
 	return c, nil
 }

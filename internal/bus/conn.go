@@ -8,7 +8,7 @@
 // then dials a new nats.Conn and makes every live subscription again on
 // it, so routerd becomes ready again without a restart.
 //
-// Lifecycle: Dial → (Subscribe, publish on NC) → Drain or Close.
+// Lifecycle: Dial → (Subscribe, publish on NC, Request) → Drain or Close.
 package bus
 
 import (
@@ -37,11 +37,13 @@ type DialFunc func(opts ...nats.Option) (*nats.Conn, error)
 // Conn is one account's connection. Its methods are safe for concurrent use.
 type Conn struct {
 	account string
+	domain  string // JetStream domain; "" for the server's own
 	dial    DialFunc
 	log     *slog.Logger
 	onDial  func(*Conn) // after a new nats.Conn replaced a closed one
 
-	cur atomic.Pointer[link]
+	cur     atomic.Pointer[link]
+	replies replyMux // the replies of Request
 
 	mu     sync.Mutex
 	subs   map[*Sub]struct{} // live subscriptions; guarded by mu
@@ -59,6 +61,10 @@ type link struct {
 type Options struct {
 	// Account names the NATS account, for logs ("" for routerd's own).
 	Account string
+	// JetStreamDomain, when set, is the domain of the JetStream the Conn's
+	// JetStream context and APIPrefix address: another system's, reached
+	// over a leafnode connection, or the server's own by its domain.
+	JetStreamDomain string
 	// Dial opens the nats.Conn; it is called again whenever nats.go gives
 	// a connection up.
 	Dial DialFunc
@@ -75,7 +81,7 @@ func Dial(o Options) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{account: o.Account, dial: o.Dial, log: log, onDial: o.OnRedial, subs: make(map[*Sub]struct{})}
+	c := &Conn{account: o.Account, domain: o.JetStreamDomain, dial: o.Dial, log: log, onDial: o.OnRedial, subs: make(map[*Sub]struct{})}
 	l, err := c.open()
 	if err != nil {
 		return nil, err
@@ -90,12 +96,30 @@ func (c *Conn) open() (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	// With a domain the context is made with the domain's API prefix, not
+	// with jetstream.NewWithDomain: the same requests, but jetstreamext's
+	// batch gets build their subjects right from the prefix only.
+	var js jetstream.JetStream
+	if c.domain == "" {
+		js, err = jetstream.New(nc)
+	} else {
+		js, err = jetstream.NewWithAPIPrefix(nc, c.APIPrefix())
+	}
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
 	return &link{nc: nc, js: js}, nil
+}
+
+// APIPrefix is the prefix of the JetStream API subjects of the Conn's
+// JetStream, with its final dot: $JS.API., or $JS.{domain}.API. with a
+// domain.
+func (c *Conn) APIPrefix() string {
+	if c.domain == "" {
+		return jetstream.DefaultAPIPrefix
+	}
+	return "$JS." + c.domain + ".API."
 }
 
 // Account returns the account name given to Dial.
@@ -114,6 +138,9 @@ func (c *Conn) Connected() bool { return c.NC().IsConnected() }
 // lost is the closed handler of every nats.Conn: unless the Conn is being
 // closed, nats.go gave the connection up, and a new one is dialled.
 func (c *Conn) lost(nc *nats.Conn) {
+	if c.cur.Load().nc == nc {
+		c.replies.abort() // no reply comes on a closed nats.Conn
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.cur.Load().nc != nc {

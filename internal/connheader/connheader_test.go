@@ -9,6 +9,24 @@ import (
 	"testing"
 )
 
+// keep is Keep of a request with headers h, no Host, credentials kept,
+// read back.
+func keep(h http.Header, max int) http.Header {
+	return toHTTP(Keep(&http.Request{Header: h}, max, true))
+}
+
+// toHTTP reads back what Keep kept; nil when nothing.
+func toHTTP(kept Header) http.Header {
+	var out http.Header
+	for name, v := range kept.All() {
+		if out == nil {
+			out = http.Header{}
+		}
+		out[name] = append(out[name], v)
+	}
+	return out
+}
+
 // headerCost is what h counts against Keep's bound.
 func headerCost(h http.Header) int {
 	n := 0
@@ -42,10 +60,10 @@ func TestKeepDropsHandshakeHeaders(t *testing.T) {
 		"User-Agent":             {"test"},
 		"X-Forwarded-For":        {"203.0.113.7"},
 	}
-	if got := Keep(h, 16384); !reflect.DeepEqual(got, want) {
+	if got := keep(h, 16384); !reflect.DeepEqual(got, want) {
 		t.Errorf("Keep = %v, want %v", got, want)
 	}
-	if got := Keep(http.Header{"Upgrade": {"websocket"}}, 16384); got != nil {
+	if got := keep(http.Header{"Upgrade": {"websocket"}}, 16384); got != nil {
 		t.Errorf("Keep of handshake headers only = %v, want nil", got)
 	}
 }
@@ -78,7 +96,7 @@ func TestKeepBound(t *testing.T) {
 		{max: 1100, want: []string{"A", "C", "E"}},
 	}
 	for _, tt := range tests {
-		got := Keep(h, tt.max)
+		got := keep(h, tt.max)
 		var names []string
 		for _, name := range []string{"A", "B", "C", "D", "E", "F"} {
 			if vals, ok := got[name]; ok {
@@ -111,7 +129,7 @@ func TestKeepRandom(t *testing.T) {
 			}
 		}
 		max := r.IntN(4000)
-		got := Keep(h, max)
+		got := keep(h, max)
 		if c := headerCost(got); c > max {
 			t.Fatalf("%v with max %d: the copy costs %d", h, max, c)
 		}
@@ -120,23 +138,81 @@ func TestKeepRandom(t *testing.T) {
 				t.Fatalf("%s = %q, want %q", name, vals, h[name])
 			}
 		}
-		if again := Keep(h, max); !reflect.DeepEqual(again, got) {
+		if again := keep(h, max); !reflect.DeepEqual(again, got) {
 			t.Fatalf("Keep twice: %v, then %v", got, again)
 		}
 	}
 }
 
-// TestKeepIsACopy: changing the request's headers after Keep, or appending
-// to one kept value list, changes nothing else in the copy.
+// TestKeepIsACopy: changing the request's headers after Keep changes
+// nothing in the copy.
 func TestKeepIsACopy(t *testing.T) {
 	t.Parallel()
 	h := http.Header{"A": {"1", "2"}, "B": {"3"}}
-	got := Keep(h, 1000)
+	kept := Keep(&http.Request{Header: h}, 1000, true)
 	h["A"][0] = "changed"
 	h.Add("B", "4")
-	_ = append(got["A"], "appended")
 	want := http.Header{"A": {"1", "2"}, "B": {"3"}}
-	if !reflect.DeepEqual(got, want) {
+	if got := toHTTP(kept); !reflect.DeepEqual(got, want) {
 		t.Errorf("copy = %v, want %v", got, want)
+	}
+}
+
+// TestHeaderAll: All yields the values in order and stops when asked to.
+func TestHeaderAll(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 20000) // a length of three varint bytes
+	kept := Keep(&http.Request{Header: http.Header{"B": {"2", long}, "A": {""}}}, 1<<20, true)
+	var got []string
+	for name, v := range kept.All() {
+		got = append(got, name+"="+v)
+	}
+	if want := []string{"A=", "B=2", "B=" + long}; !reflect.DeepEqual(got, want) {
+		t.Errorf("All = %.40q, want %.40q", got, want)
+	}
+	n := 0
+	kept.All()(func(string, string) bool { n++; return false })
+	if n != 1 {
+		t.Errorf("All went on after break: %d", n)
+	}
+	for range (Header{}).All() {
+		t.Error("the zero Header yields a value")
+	}
+}
+
+// TestKeepHostAndCredentials: the request's Host is kept as a header,
+// counted against the bound like any; the credentials only when asked for.
+func TestKeepHostAndCredentials(t *testing.T) {
+	t.Parallel()
+	h := http.Header{
+		"Cookie":              {"session=abc"},
+		"Authorization":       {"Bearer t"},
+		"Proxy-Authorization": {"Basic p"},
+		"Origin":              {"https://app.example.com"},
+		"Upgrade":             {"websocket"},
+	}
+	r := &http.Request{Host: "app.example.com:8080", Header: h}
+	want := http.Header{"Host": {"app.example.com:8080"}, "Origin": {"https://app.example.com"}}
+	if got := toHTTP(Keep(r, 16384, false)); !reflect.DeepEqual(got, want) {
+		t.Errorf("Keep without credentials = %v, want %v", got, want)
+	}
+	want["Cookie"], want["Authorization"], want["Proxy-Authorization"] = h["Cookie"], h["Authorization"], h["Proxy-Authorization"]
+	if got := toHTTP(Keep(r, 16384, true)); !reflect.DeepEqual(got, want) {
+		t.Errorf("Keep with credentials = %v, want %v", got, want)
+	}
+	if _, ok := r.Header["Host"]; ok {
+		t.Errorf("Keep added Host to the request's own headers: %v", r.Header)
+	}
+	// Host ("Host" + 20 + 32 = 56) is left out like any header over the bound.
+	if got := toHTTP(Keep(r, 55, false)); got != nil {
+		t.Errorf("Keep within 55 bytes = %v, want nil", got)
+	}
+	if got := toHTTP(Keep(r, 56, false)); !reflect.DeepEqual(got, http.Header{"Host": {"app.example.com:8080"}}) {
+		t.Errorf("Keep within 56 bytes = %v", got)
+	}
+	for name, want := range map[string]bool{"Cookie": true, "Authorization": true, "Proxy-Authorization": true, "Origin": false, "cookie": false} {
+		if got := Credential(name); got != want {
+			t.Errorf("Credential(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

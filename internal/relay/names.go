@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"strings"
 
 	"github.com/routerd/routerd/contract"
@@ -20,6 +22,7 @@ const (
 	tokEIO       = "eio" // Engine.IO was the relay's first user; the token stays
 	tokCancel    = "cancel"
 	tokTunnel    = "ws"
+	tokResume    = "resume"
 )
 
 // Names are the node-to-node subjects and the JetStream stream and bucket
@@ -119,3 +122,13 @@ func (n Names) TunnelOpen(tag string) string { return n.subject(tokEIO, tag, tok
 // Tunnel is the subject the node tagged tag takes the messages of tunnel
 // id on: $routerd.{P}.eio.{tag}.ws.{id}.
 func (n Names) Tunnel(tag, id string) string { return n.subject(tokEIO, tag, tokTunnel, id) }
+
+// Resume is the subject the node holding the parked Socket.IO socket of
+// pid takes the request to hand it over on: $routerd.{P}.resume.{key},
+// where key is the first 128 bits of the SHA-256 of pid in unpadded
+// base64url, so that the pid, which is the client's secret, never shows
+// in a subject.
+func (n Names) Resume(pid string) string {
+	sum := sha256.Sum256([]byte(pid))
+	return n.subject(tokResume, base64.RawURLEncoding.EncodeToString(sum[:16]))
+}

@@ -22,6 +22,7 @@ func TestNames(t *testing.T) {
 			"cancel":          "$routerd.router.eio.Tag12345.cancel",
 			"tunnel open":     "$routerd.router.eio.Tag12345.ws",
 			"tunnel":          "$routerd.router.eio.Tag12345.ws.id-1",
+			"resume":          "$routerd.router.resume.mntD9iGtAxNFEDb-v4rUSg",
 		}},
 		{"a.b", map[string]string{
 			"heartbeat":       "$routerd.a.b.hb",
@@ -35,6 +36,7 @@ func TestNames(t *testing.T) {
 			"cancel":          "$routerd.a.b.eio.Tag12345.cancel",
 			"tunnel open":     "$routerd.a.b.eio.Tag12345.ws",
 			"tunnel":          "$routerd.a.b.eio.Tag12345.ws.id-1",
+			"resume":          "$routerd.a.b.resume.mntD9iGtAxNFEDb-v4rUSg",
 		}},
 		{"x-y_z", map[string]string{
 			"history stream":  "routerd_x-y_z_chat",
@@ -54,6 +56,7 @@ func TestNames(t *testing.T) {
 			"cancel":          n.Cancel("Tag12345"),
 			"tunnel open":     n.TunnelOpen("Tag12345"),
 			"tunnel":          n.Tunnel("Tag12345", "id-1"),
+			"resume":          n.Resume("pid-1"),
 		}
 		for name, want := range tc.want {
 			if got[name] != want {

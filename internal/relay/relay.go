@@ -17,6 +17,7 @@
 //	$routerd.P.eio.{tag}.cancel           its client went away                    Relay
 //	$routerd.P.eio.{tag}.ws               take a tunnelled WebSocket (req/reply)  Relay
 //	$routerd.P.eio.{tag}.ws.{id}          one side of tunnel id's messages        Relay
+//	$routerd.P.resume.{key}               hand over a parked socket (req/reply)   Relay
 //
 // and the JetStream names: stream routerd_{P}_{ns} keeps the room history
 // of namespace ns, bucket {P}_socketio_recovery the state of lost
@@ -34,8 +35,14 @@
 // time, and the owner serves the session on a Conn, which reads and writes
 // like a WebSocket.
 //
+// A parked Socket.IO socket (one whose client lost its connection, kept
+// for it to resume) is held on $routerd.P.resume.{key}, a subject of its
+// own, so that a node its client resumes on finds the holder, or learns
+// from no responders that there is none (Hold, Resume; resume.go).
+//
 // Lifecycle: New builds (no network work) → Start subscribes → Close
-// unsubscribes → Wait waits for the forwarded requests being served.
+// unsubscribes → Wait waits for the forwarded requests and resume
+// requests being served.
 package relay
 
 import (
@@ -134,17 +141,28 @@ type Relay struct {
 	o     Options
 	names Names
 
-	wg sync.WaitGroup // forwarded requests being served
+	wg sync.WaitGroup // forwarded requests and resume requests being served
+
+	resumes chan *nats.Msg // the resume requests of every held socket
+	done    chan struct{}  // closed by Close: serveResumes ends
 
 	mu       sync.Mutex
 	subs     []*bus.Sub                    // guarded by mu
 	closed   bool                          // Close was called; guarded by mu
 	inflight map[string]context.CancelFunc // forwarded requests served here, by Eio-Request; guarded by mu
+	held     map[string]*held              // parked sockets held here, by resume subject; guarded by mu
 }
 
 // New returns a relay; it does no network work (see Start).
 func New(o Options) *Relay {
-	return &Relay{o: o, names: NewNames(o.Prefix), inflight: make(map[string]context.CancelFunc)}
+	return &Relay{
+		o:        o,
+		names:    NewNames(o.Prefix),
+		resumes:  make(chan *nats.Msg, resumeQueue),
+		done:     make(chan struct{}),
+		inflight: make(map[string]context.CancelFunc),
+		held:     make(map[string]*held),
+	}
 }
 
 // Start subscribes to what other nodes relay to this node (forwarded
@@ -173,6 +191,7 @@ func (rl *Relay) subscribe() error {
 	if rl.closed {
 		return errors.New("relay: start after close")
 	}
+	go rl.serveResumes()
 	for _, s := range []struct {
 		subject string
 		handler nats.MsgHandler
@@ -199,13 +218,21 @@ func (rl *Relay) unsubscribe() {
 	rl.subs = nil
 }
 
-// Close takes no more forwarded requests or tunnels. The requests being
-// served go on (see Wait), and so do open tunnels.
+// Close takes no more forwarded requests, tunnels or resume requests, and
+// ends every Hold. The requests being served go on (see Wait), and so do
+// open tunnels.
 func (rl *Relay) Close() {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
+	if !rl.closed {
+		close(rl.done)
+	}
 	rl.closed = true
 	rl.unsubscribe()
+	for subject, h := range rl.held {
+		_ = h.sub.Unsubscribe()
+		delete(rl.held, subject)
+	}
 }
 
 // Wait waits until every forwarded request being served is answered.

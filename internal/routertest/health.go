@@ -1,6 +1,7 @@
 package routertest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -43,13 +44,18 @@ func Metric(t testing.TB, n *Node, sample string) string {
 	return ""
 }
 
-// NATSServes checks that the node is still on NATS: ready, and a backend's
-// request through a client's server-bound emit is answered.
+// NATSServes checks that the node is still on NATS: ready (a node that
+// may share NATS with others is not before its first discovery round is
+// over, up to 2 s after it started), and a backend's request through a
+// client's server-bound emit is answered.
 func NATSServes(t testing.TB, n *Node, c *Client, ns string) {
 	t.Helper()
-	if code := n.Readyz(); code != http.StatusOK {
-		t.Fatalf("readyz %d: the node is off NATS", code)
-	}
+	Eventually(t, "the node ready", func() error {
+		if code := n.Readyz(); code != http.StatusOK {
+			return fmt.Errorf("readyz %d: the node is off NATS", code)
+		}
+		return nil
+	})
 	be := n.Backend()
 	sub, err := be.Subscribe("router."+ns+".server.ping", func(m *nats.Msg) { _ = m.Respond([]byte(`"pong"`)) })
 	if err != nil {

@@ -10,14 +10,22 @@
 //   {"id":N,"op":"drop","name":"a","stay":bool}  closes the Engine.IO connection as a network loss would
 //   {"id":N,"op":"reconnect","name":"a","url"?:"http://host"}  reconnects a socket dropped with "stay"
 //   {"id":N,"op":"disconnect","name":"a"} -> socket.disconnect()
+//   {"id":N,"op":"burst","name":"a","emits":[{"event","args","ack"?}],"timeout"?:5000}
+//       emits them all at once, then -> {"id":N,"ok":true,"acks":[...]}: the
+//       ack's argument (or {"$error":message}) of each emit with "ack", in order
+//   {"id":N,"op":"answer","askId":K,"args":[...]} calls the ack callback K
+//       of an event the server asked an ack for
 // Events on stdout: {"socket":"a","event":"name","args":[...]} for every
-// event received, {"socket":"a","event":"$connect","sid","recovered"} on a
+// event received ("askId":K when the server asked an ack: answer it with
+// the op answer), {"socket":"a","event":"$connect","sid","recovered"} on a
 // reconnect, {"socket":"a","event":"$disconnect","reason"}.
 // Binary values travel in JSON as {"$bytes":"<base64>"} both ways.
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 
 const sockets = new Map();
+const asked = new Map(); // askId -> the ack callback of an event received
+let nextAsk = 1;
 
 function out(v) {
   process.stdout.write(JSON.stringify(v) + "\n");
@@ -63,7 +71,14 @@ const ops = {
         }
       });
       s.on("disconnect", (reason) => out({ socket: c.name, event: "$disconnect", reason }));
-      s.onAny((event, ...args) => out({ socket: c.name, event, args: fromWire(args) }));
+      s.onAny((event, ...args) => {
+        const line = { socket: c.name, event };
+        if (typeof args.at(-1) === "function") {
+          line.askId = nextAsk++;
+          asked.set(line.askId, args.pop());
+        }
+        out({ ...line, args: fromWire(args) });
+      });
     });
   },
   async emit(c) {
@@ -79,6 +94,23 @@ const ops = {
     } catch (err) {
       return { error: { message: err.message } };
     }
+  },
+  async burst(c) {
+    const s = sockets.get(c.name);
+    const waits = [];
+    for (const e of c.emits) {
+      const args = toWire(e.args ?? []);
+      if (e.ack) waits.push(s.timeout(c.timeout ?? 5000).emitWithAck(e.event, ...args));
+      else s.emit(e.event, ...args);
+    }
+    const settled = await Promise.allSettled(waits);
+    return { ok: true, acks: settled.map((r) => (r.status === "fulfilled" ? fromWire(r.value) : { $error: r.reason.message })) };
+  },
+  answer(c) {
+    const ack = asked.get(c.askId);
+    asked.delete(c.askId);
+    ack(...toWire(c.args ?? []));
+    return { ok: true };
   },
   transport(c) {
     return { ok: true, transport: sockets.get(c.name).io.engine.transport.name };

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Env } from "./harness.mjs";
+import { Env, say } from "./harness.mjs";
 
 /** TIMEOUT bounds every wait for something to show up on a page (ms). */
 const TIMEOUT = 20000;
@@ -31,12 +31,6 @@ function lines(page, conv, text) {
 /** see waits until the page shows a line with that text in the conversation. */
 function see(page, conv, text) {
   return lines(page, conv, text).first().waitFor({ state: "attached", timeout: TIMEOUT });
-}
-
-/** say types a line into the composer and presses Enter. */
-async function say(page, text) {
-  await page.locator("#text").fill(text);
-  await page.locator("#text").press("Enter");
 }
 
 /** membersAre waits until the member list shows exactly the expected names. */

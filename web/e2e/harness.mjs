@@ -1,7 +1,8 @@
-// Test harness shared by the browser end-to-end test and the screenshot
-// script: builds routerd (and examples/chatbot when the directory exists),
-// runs them as real processes on free ports, and launches Debian's headless
-// Chromium through playwright-core.
+// Test harness shared by the browser end-to-end tests and the screenshot
+// scripts: builds routerd (and examples/chatbot when the directory exists),
+// runs them as real processes on free ports (the bot with a stub language
+// model when asked), and launches Debian's headless Chromium through
+// playwright-core.
 
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -9,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { startStubLLM } from "./stubllm.mjs";
 
 /** repo is the root of the routerd repository. */
 export const repo = path.resolve(import.meta.dirname, "../..");
@@ -39,6 +41,17 @@ export async function waitFor(what, check, { timeout = 20000, interval = 100 } =
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
     await new Promise((r) => setTimeout(r, interval));
   }
+}
+
+/** say types a line into a page's composer and presses Enter. */
+export async function say(page, text) {
+  await page.locator("#text").fill(text);
+  await page.locator("#text").press("Enter");
+}
+
+/** seen waits until the page has an element matching selector with that text. */
+export function seen(page, selector, text, timeout = 20000) {
+  return page.locator(selector, { hasText: text }).first().waitFor({ state: "attached", timeout });
 }
 
 /** freePort returns a TCP port on 127.0.0.1 that was free a moment ago. */
@@ -89,10 +102,22 @@ export class Env {
   /**
    * start builds, starts routerd and the bot, and launches Chromium. With
    * args, routerd runs with those arguments (given the environment, for its
-   * ports) instead of the chat config, and no bot is started.
+   * ports) instead of the chat config, and no bot is started. With llm (a
+   * stub script, see stubllm.mjs), the bot answers as an assistant with a
+   * stub model (env.llm) in rooms mentioning it and in #assistant.
    */
-  static async start({ args } = {}) {
+  static async start({ args, llm } = {}) {
     const env = new Env();
+    try {
+      return await env.#start(args, llm);
+    } catch (err) {
+      await env.close(); // no process outlives a failed start
+      throw err;
+    }
+  }
+
+  async #start(args, llm) {
+    const env = this;
     env.dir = fs.mkdtempSync(path.join(os.tmpdir(), "routerd-e2e-"));
     env.httpPort = await freePort();
     env.natsPort = await freePort();
@@ -107,7 +132,18 @@ export class Env {
       env.routerdArgs = ["-c", env.config];
     }
     await env.startRouterd();
-    if (env.chatbotBin && !args) env.bot = new Proc("chatbot", env.chatbotBin, ["-nats", env.natsURL], path.join(env.dir, "chatbot.log"));
+    if (env.chatbotBin && !args) {
+      const botArgs = ["-nats", env.natsURL];
+      if (llm) {
+        env.llm = await startStubLLM(llm);
+        botArgs.push("-llm-url", env.llm.url, "-llm-model", "stub-model", "-llm-rooms", "assistant");
+      }
+      env.bot = new Proc("chatbot", env.chatbotBin, botArgs, path.join(env.dir, "chatbot.log"));
+      await waitFor("the chatbot ready", () => {
+        if (!env.bot.running) throw new Error(`chatbot exited:\n${env.bot.log()}`);
+        return fs.readFileSync(env.bot.logFile, "utf8").includes("chatbot ready");
+      });
+    }
     env.browser = await chromium.launch({
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
       args: CHROMIUM_ARGS, // playwright gives every launch a fresh temporary profile
@@ -175,7 +211,8 @@ namespaces:
   async close() {
     await this.browser?.close();
     await this.bot?.stop();
+    await this.llm?.close();
     await this.routerd?.stop();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Browser end-to-end test of the chat page (chat.test.mjs): installs Debian's
-# Chromium and the pinned npm packages when they are missing, then runs the
-# test with Node's built-in test runner. Works from a clean clone:
+# Browser end-to-end tests: the chat page (chat.test.mjs), its assistant
+# with a stub model (assistant.test.mjs), Socket.IO (socketio.test.mjs) and
+# the acks backends ask of /client.js (clientacks.test.mjs).
+# Installs Debian's Chromium and the pinned npm packages when they are
+# missing, then runs the tests with Node's built-in test runner. Works from
+# a clean clone:
 #   bash web/e2e/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,4 +19,4 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --silent
 fi
-exec node --test --test-timeout=300000 chat.test.mjs socketio.test.mjs
+exec node --test --test-timeout=300000 chat.test.mjs assistant.test.mjs socketio.test.mjs clientacks.test.mjs

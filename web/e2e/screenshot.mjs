@@ -3,20 +3,13 @@
 // `npm ci` (or through run.sh's environment: Chromium at /usr/bin/chromium).
 
 import path from "node:path";
-import { Env, repo } from "./harness.mjs";
+import { Env, repo, say, seen } from "./harness.mjs";
 
 const out = path.join(repo, "docs/chat.png");
 const env = await Env.start();
 try {
   const alice = await env.page("?name=alice&room=lobby&room=ops");
   const bob = await env.page("?name=bob&room=lobby");
-  const say = async (page, text) => {
-    await page.locator("#text").fill(text);
-    await page.locator("#text").press("Enter");
-  };
-  const seen = (page, selector, text) =>
-    page.locator(selector, { hasText: text }).first().waitFor({ state: "attached", timeout: 20000 });
-
   await seen(alice, "#members .who", "bob");
   await alice.locator("#rooms .open", { hasText: "lobby" }).click();
   await say(alice, "Morning bob! Did the 2.4 deploy go out?");

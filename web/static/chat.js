@@ -3,11 +3,14 @@
 // display names shared with `intro` room events, direct messages to a sid,
 // the server-bound `nick` request when a backend answers it, and, where the
 // namespace keeps history, the room's recent lines on joining and a gap-free
-// resume after a reconnect.
+// resume after a reconnect. Where examples/chatbot runs with a language
+// model, its answers grow on the page as they are written (answers.js), and
+// a conversation with the assistant itself sits among the direct messages.
 //
 // URL parameters: ?name=ann skips the name prompt, ?room=lobby (repeatable)
 // picks the rooms to join, ?ns=chat the namespace.
 
+import { Answers } from "./answers.js";
 import { RouterClient } from "./client.js";
 import { avatar, el, messageItem, showStatus, systemItem, toast } from "./view.js";
 
@@ -27,17 +30,19 @@ const app = {
   ns: null, // the Namespace, once attached
   name: "", // our display name
   names: new Map(), // sid -> display name, learnt from intro and message events
-  convs: new Map(), // key ("room:x" | "dm:sid") -> Conversation
+  convs: new Map(), // key ("room:x" | "dm:sid" | "bot:name") -> Conversation
   active: null, // key of the conversation on screen
+  assistant: null, // {name, model, direct, rooms} when a backend answers "assistant"
+  answers: new Answers(answerConv), // answers growing on the page
 };
 
-/** Conversation is a room or a direct-message thread with its own message list. */
+/** Conversation is a room, a direct-message thread or the assistant's, with its own message list. */
 class Conversation {
   constructor(kind, id) {
-    this.kind = kind; // "room" | "dm"
-    this.id = id; // room name or peer sid
+    this.kind = kind; // "room" | "dm" | "bot"
+    this.id = id; // room name, peer sid, or the assistant's name
     this.key = `${kind}:${id}`;
-    this.joined = kind === "dm"; // rooms: whether we are in it now
+    this.joined = kind !== "room"; // rooms: whether we are in it now
     this.members = new Map(); // rooms: sid -> {sid, user?}
     this.unread = 0;
     this.last = null; // {sender, at} of the last chat line, for grouping
@@ -48,7 +53,7 @@ class Conversation {
 
   /** title is what the sidebar and header call this conversation. */
   get title() {
-    return this.kind === "room" ? this.id : displayName(this.id);
+    return this.kind === "dm" ? displayName(this.id) : this.id;
   }
 
   /** message appends a chat line and returns its element. */
@@ -65,9 +70,15 @@ class Conversation {
     return this.#append(systemItem(...parts), false);
   }
 
+  /** nearBottom says whether the list shows its end (new lines then keep it in view). */
+  nearBottom() {
+    const list = this.list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  }
+
   #append(item, mine) {
     const list = this.list;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+    const atBottom = this.nearBottom();
     list.append(item);
     if (atBottom || mine) list.scrollTop = list.scrollHeight;
     if (app.active !== this.key && !item.classList.contains("system")) {
@@ -137,17 +148,62 @@ async function registerNick(name) {
 
 // ---- server events ----------------------------------------------------
 
-/** onMessage shows a `message` event: a room line, a direct message or a broadcast. */
+/**
+ * onMessage shows a `message` event: a room line, a direct message, a
+ * backend's note to this socket, or a broadcast. The final message of an
+ * answer growing here ends that answer instead.
+ */
 function onMessage(data, meta) {
+  if (meta.room !== undefined && meta.seq !== undefined) {
+    const room = app.convs.get(`room:${meta.room}`);
+    if (room) room.lastSeq = meta.seq;
+  }
+  if (!meta.from && typeof data?.answer === "string" && app.answers.finish(data)) return;
   const text = typeof data?.text === "string" ? data.text : typeof data === "string" ? data : JSON.stringify(data);
   const name = cleanName(data?.name) || (meta.from ? displayName(meta.from) : "server");
   if (meta.from && cleanName(data?.name)) learnName(meta.from, name);
   let conv;
   if (meta.room !== undefined) conv = app.convs.get(`room:${meta.room}`);
-  if (conv && meta.seq !== undefined) conv.lastSeq = meta.seq;
   else if (meta.from) conv = conversation("dm", meta.from);
+  else if (typeof data?.room === "string") conv = app.convs.get(`room:${data.room}`); // e.g. the assistant's refusal
+  else if (typeof data?.answer === "string") conv = botConv(data.name); // a direct answer whose start we missed
   else conv = activeConv(); // a namespace broadcast from a backend
-  conv?.message({ name, text, sender: meta.from ?? `backend:${name}`, backend: !meta.from });
+  const item = conv?.message({ name, text, sender: meta.from ?? `backend:${name}`, backend: !meta.from });
+  if (item && (data?.status === "refused" || data?.status === "error")) item.classList.add("answer-error");
+}
+
+/** answerConv is where an answer event shows: its room (when we are in it) or the assistant's conversation. */
+function answerConv(data) {
+  if (typeof data?.room === "string") {
+    const conv = app.convs.get(`room:${data.room}`);
+    return conv?.joined ? conv : undefined;
+  }
+  return botConv(data?.name);
+}
+
+/** botConv returns the conversation with the assistant called name. */
+function botConv(name) {
+  return conversation("bot", cleanName(name) || app.assistant?.name || "assistant");
+}
+
+/**
+ * discoverAssistant asks whether an assistant answers in this namespace
+ * (the server-bound "assistant" request of examples/chatbot) and, when it
+ * takes direct questions, opens a conversation with it.
+ */
+async function discoverAssistant() {
+  let info;
+  try {
+    info = await app.ns.emitWithAck("assistant", {}, { server: true }, { timeout: NICK_TIMEOUT });
+  } catch {
+    return; // no_responders: no assistant here
+  }
+  const name = cleanName(info?.name);
+  if (!name) return;
+  app.assistant = { name, model: String(info.model ?? ""), direct: info.direct === true, rooms: Array.isArray(info.rooms) ? info.rooms : [] };
+  if (app.assistant.direct && !app.convs.has(`bot:${name}`)) {
+    conversation("bot", name).system(`Ask ${name} anything here; mention @${name} in a room to ask there.`);
+  }
 }
 
 function onIntro(data, meta) {
@@ -172,6 +228,7 @@ function onLeave(data, meta) {
 
 /** onReconnected refreshes what a reconnect changed: our sid, the members, the nick. */
 async function onReconnected() {
+  app.answers.interrupt((a) => a.room === undefined); // direct answers went to our old sid
   const refused = await registerNick(app.name);
   if (refused) toast(`Your name “${app.name}” is no longer available: ${refused}`);
   for (const conv of roomConvs()) {
@@ -227,6 +284,9 @@ async function attach() {
     ns.on("intro", onIntro);
     ns.on("$join", onJoin);
     ns.on("$leave", onLeave);
+    // Answers come from a backend (no `from`): a client could emit these names too.
+    ns.on("answer_start", (data, meta) => meta.from || app.answers.start(data));
+    ns.on("answer_delta", (data, meta) => meta.from || app.answers.delta(data));
   }
   app.ns = ns;
 }
@@ -248,6 +308,7 @@ async function joinRoom(room, { show = true } = {}) {
     }
     conv.joined = true;
     conv.system(`You joined #${room}`);
+    if (app.assistant?.rooms.includes(room)) conv.system(`${app.assistant.name} answers every message here`);
     await refreshMembers(conv);
     introduce(room);
   }
@@ -342,9 +403,9 @@ async function send(text) {
   if (!conv || !text) return;
   const line = conv.message({ name: app.name, text, sender: "self", self: true });
   line.classList.add("pending");
-  const target = conv.kind === "room" ? { room: conv.id } : { to: conv.id };
   try {
-    await app.ns.emitWithAck("message", { name: app.name, text }, target);
+    if (conv.kind === "bot") await app.ns.emitWithAck("ask", { name: app.name, text }, { server: true });
+    else await app.ns.emitWithAck("message", { name: app.name, text }, conv.kind === "room" ? { room: conv.id } : { to: conv.id });
     line.classList.remove("pending");
   } catch (err) {
     line.classList.replace("pending", "failed");
@@ -359,7 +420,7 @@ async function send(text) {
 function renderNav() {
   const convs = [...app.convs.values()];
   $("rooms").replaceChildren(...convs.filter((c) => c.kind === "room").map(navItem));
-  $("dms").replaceChildren(...convs.filter((c) => c.kind === "dm").map(navItem));
+  $("dms").replaceChildren(...convs.filter((c) => c.kind !== "room").map(navItem));
   $("dm-hint").hidden = convs.some((c) => c.kind === "dm");
 }
 
@@ -401,6 +462,8 @@ function renderHeader() {
   if (conv?.kind === "room") {
     const n = conv.members.size;
     sub = conv.joined ? `${n} member${n === 1 ? "" : "s"} · ${nsName}` : "not joined";
+  } else if (conv?.kind === "bot") {
+    sub = ["assistant", app.assistant?.model].filter(Boolean).join(" · ");
   } else if (conv) {
     sub = `direct message · ${isOnline(conv.id) ? "online" : "offline"}`;
   }
@@ -416,7 +479,8 @@ function renderMembers() {
   const me = app.ns?.sid;
   let sids = [];
   if (conv?.kind === "room") sids = [...conv.members.keys()];
-  else if (conv) sids = [me, conv.id].filter(Boolean);
+  else if (conv?.kind === "dm") sids = [me, conv.id].filter(Boolean);
+  else if (conv) sids = [me].filter(Boolean);
   sids.sort((a, b) => (a === me ? -1 : b === me ? 1 : displayName(a).localeCompare(displayName(b))));
   $("members").replaceChildren(...sids.map((sid) => memberItem(sid, conv.members.get(sid)?.user, sid === me)));
   $("member-count").textContent = sids.length ? String(sids.length) : "";
@@ -469,6 +533,7 @@ async function begin(name, rooms) {
   }
   app.name = name;
   learnName(app.ns.sid, name); // a rename: redraw where our name shows
+  if (!app.assistant) await discoverAssistant();
   localStorage.setItem("routerd.name", name);
   $("me").replaceChildren(avatar(name), el("span", { text: name }));
   $("me").hidden = false;

@@ -8,6 +8,7 @@
 //   await r.connect();
 //   const chat = await r.namespace("chat");
 //   chat.on("message", (data, meta) => console.log(meta.room, meta.from, data));
+//   chat.on("confirm", (data, meta, reply) => reply?.({ ok: true })); // a backend's request
 //   await chat.join("lobby");
 //   chat.emit("message", { name: "ann", text: "hi" }, { room: "lobby" });
 //   const reply = await chat.emitWithAck("nick", { name: "ann" }, { server: true });
@@ -266,10 +267,13 @@ export class RouterClient extends Emitter {
 
 /**
  * Namespace is one attachment of the client to a routerd namespace. Its sid
- * changes on every reconnect. Listeners (ns.on(event, (data, meta) => ...))
- * get every event of that name, from rooms, from other sockets and from
- * backends, with meta = {event, ns, room, from, seq}; routerd's $join and
- * $leave (data {sid, user?}) arrive the same way.
+ * changes on every reconnect. Listeners (ns.on(event, (data, meta, reply)
+ * => ...)) get every event of that name, from rooms, from other sockets and
+ * from backends, with meta = {event, ns, room, from, seq}; routerd's $join
+ * and $leave (data {sid, user?}) arrive the same way. When a backend asked
+ * for an ack (a NATS request), reply(data) answers it (once: later calls,
+ * and calls after the socket was lost, do nothing); otherwise reply is
+ * undefined.
  */
 export class Namespace extends Emitter {
   constructor(client, name) {
@@ -422,7 +426,30 @@ export class Namespace extends Emitter {
       this.rooms.set(frame.room, Math.max(frame.seq, this.rooms.get(frame.room) ?? 0));
     }
     const meta = { event: frame.event, ns: frame.ns, room: frame.room, from: frame.from, seq: frame.seq };
-    this.fire(frame.event, frame.data, meta);
+    this.fire(frame.event, frame.data, meta, frame.ack ? this.#replier(frame.ack) : undefined);
+  }
+
+  /**
+   * #replier returns the function that answers ack id `ack` of this
+   * socket: a reply frame, sent once, and only while the socket that was
+   * asked is still attached (ack ids are per sid: a new sid's ack of the
+   * same number is another request).
+   */
+  #replier(ack) {
+    const sid = this.sid;
+    let sent = false;
+    return (data) => {
+      if (sent || this.sid !== sid) return;
+      sent = true;
+      const frame = { type: "reply", ns: this.name, ack };
+      if (data !== undefined) frame.data = data;
+      try {
+        this.client.send(frame);
+      } catch {
+        // Not connected: the socket is gone, and routerd answered the
+        // backend for it (not_connected).
+      }
+    };
   }
 
   /**
