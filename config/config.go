@@ -3,7 +3,7 @@
 // Sources are applied in this order, each overriding the one before:
 // built-in defaults, the YAML file, ROUTER_* environment variables, command-line
 // flags. The result is a typed, validated Config; nothing else in routerd reads
-// koanf. See SPEC §6 and docs/config.md for every key.
+// koanf. See SPEC §6 and docs/configuration.md for every key.
 //
 // The life of a configuration: NewFlagSet defines the flags, the caller
 // parses them, Load merges the sources with koanf, decodes the merged tree
@@ -45,6 +45,7 @@ type Config struct {
 	Auth       Auth                 `koanf:"auth"`
 	Namespaces map[string]Namespace `koanf:"namespaces"`
 	SocketIO   SocketIO             `koanf:"socketio"`
+	Admin      Admin                `koanf:"admin"`
 }
 
 // Node names this routerd instance.
@@ -111,8 +112,9 @@ type NATS struct {
 	// subscription per namespace per node (about 1 KiB less per connection),
 	// so every node with sockets in the namespace receives every direct
 	// message and drops those for others; or auto (default), per_namespace
-	// for a node alone on its embedded server and per_socket when it shares
-	// NATS with other nodes (nats.cluster or nats.url). See PerNamespaceSockets.
+	// for a node alone on its embedded server and per_socket when it may
+	// share NATS with other nodes (nats.cluster, nats.leafnodes or
+	// nats.url). See PerNamespaceSockets.
 	SocketSubscriptions string    `koanf:"socket_subscriptions"`
 	Cluster             Cluster   `koanf:"cluster"`
 	Leafnodes           Leafnodes `koanf:"leafnodes"`

@@ -10,9 +10,8 @@ const DefaultNodeName = "routerd"
 
 // Default returns the built-in configuration: every default of SPEC §6 and
 // no namespaces. Node.Name is the host name with every byte outside
-// [A-Za-z0-9_-] replaced by "-" and cut to 64 bytes ("web-1.example.com"
-// becomes "web-1-example-com"), or DefaultNodeName when the host name is
-// unavailable.
+// visible ASCII replaced by "-" and cut to 64 bytes, or DefaultNodeName
+// when the host name is unavailable.
 func Default() Config {
 	return Config{
 		Node: Node{Name: hostNodeName()},
@@ -46,6 +45,7 @@ func Default() Config {
 			Path: "/socket.io/", ConnectTimeout: 45 * time.Second, NoResponders: NoRespondersIgnore,
 			Recovery: Recovery{MaxDisconnection: 2 * time.Minute, MaxBufferPackets: 1000, MaxBufferBytes: 512 << 10},
 		},
+		Admin: Admin{Path: "/admin", SessionTTL: 12 * time.Hour},
 	}
 }
 

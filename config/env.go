@@ -27,15 +27,15 @@ func envName(key string) string {
 //
 // Namespace keys are dynamic: ROUTER_NAMESPACES_{NAME}_{KEY} sets
 // namespaces.{name}.{key}, where {KEY} is a namespace key upper-cased with
-// "_" for "." (AUTH, CLIENT_JOIN, CLIENT_PUBLISH, DIRECT, PRESENCE,
-// PRESENCE_EVENTS, HISTORY_MAX_MSGS, HISTORY_MAX_AGE, HISTORY_REPLICAS) and
-// {NAME} is matched case-insensitively against the namespaces the YAML file
-// declares, else lower-cased. The map-valued keys socketio.namespaces,
-// socketio.events and the list nats.users cannot be set from the
-// environment.
+// "_" for "." (AUTH, CLIENT_JOIN, ..., HISTORY_MAX_MSGS, ...) and {NAME} is
+// matched case-insensitively against the namespaces the YAML file
+// declares, else lower-cased. The YAML only keys of the schema (the maps
+// socketio.namespaces and socketio.events, the lists of objects nats.users
+// and nats.leafnodes.remotes) cannot be set from the environment.
 type envMapper struct {
 	static   map[string]string // variable name -> key path
 	suffixes []envSuffix       // namespace keys, longest suffix first
+	yamlOnly []string          // the YAML only keys, lists and maps
 	declared []string          // namespaces keys from the file
 	probs    *Problems
 }
@@ -62,6 +62,11 @@ func newEnvMapper(declared []string, probs *Problems) *envMapper {
 	slices.SortFunc(m.suffixes, func(a, b envSuffix) int {
 		return cmp.Or(cmp.Compare(len(b.suffix), len(a.suffix)), cmp.Compare(a.suffix, b.suffix))
 	})
+	for _, k := range schemaKeys() {
+		if k.source == yamlOnly && !strings.Contains(k.path, "[]") {
+			m.yamlOnly = append(m.yamlOnly, k.path)
+		}
+	}
 	return m
 }
 
@@ -91,7 +96,7 @@ func (m *envMapper) key(name string) (string, string) {
 		return key, ""
 	}
 	// Maps and lists of objects are set in the YAML file only.
-	for _, k := range [...]string{"socketio.namespaces", "socketio.events", "nats.users"} {
+	for _, k := range m.yamlOnly {
 		if prefix := envName(k); name == prefix || strings.HasPrefix(name, prefix+"_") {
 			return "", "cannot be set from the environment; set " + k + " in the YAML file"
 		}

@@ -186,8 +186,9 @@ func TestEnvironmentProblems(t *testing.T) {
 		},
 		{
 			name: "maps are for the file",
-			env:  []string{"ROUTER_SOCKETIO_EVENTS_JOIN=join", "ROUTER_SOCKETIO_NAMESPACES=x", "ROUTER_NATS_USERS=a"},
+			env:  []string{"ROUTER_SOCKETIO_EVENTS_JOIN=join", "ROUTER_SOCKETIO_NAMESPACES=x", "ROUTER_NATS_USERS=a", "ROUTER_NATS_LEAFNODES_REMOTES=x"},
 			want: []string{
+				"ROUTER_NATS_LEAFNODES_REMOTES: cannot be set from the environment; set nats.leafnodes.remotes in the YAML file",
 				"ROUTER_NATS_USERS: cannot be set from the environment; set nats.users in the YAML file",
 				"ROUTER_SOCKETIO_EVENTS_JOIN: cannot be set from the environment; set socketio.events in the YAML file",
 				"ROUTER_SOCKETIO_NAMESPACES: cannot be set from the environment; set socketio.namespaces in the YAML file",
@@ -255,20 +256,18 @@ func TestFlagSet(t *testing.T) {
 	if f := fs.ShorthandLookup("c"); f == nil || f.Name != FlagConfig {
 		t.Errorf("-c is %v, want --config", f)
 	}
-	help := flagHelp()
+	docs := keyDocs()
 	for _, l := range configLeaves() {
-		if fs.Lookup(l.key) == nil {
+		f := fs.Lookup(l.key)
+		if f == nil {
 			t.Errorf("no flag for key %s", l.key)
+			continue
 		}
-		if help[l.key] == "" {
-			t.Errorf("no usage text for flag --%s", l.key)
+		if f.Usage == "" || f.Usage != docs[l.key].help {
+			t.Errorf("flag --%s has usage %q, want the key's help %q", l.key, f.Usage, docs[l.key].help)
 		}
-		delete(help, l.key)
 	}
-	for key := range help {
-		t.Errorf("usage text for %s, which is no key", key)
-	}
-	for _, key := range []string{"namespaces", "socketio.namespaces", "socketio.events", "nats.users"} {
+	for _, key := range []string{"namespaces", "socketio.namespaces", "socketio.events", "nats.users", "nats.leafnodes.remotes"} {
 		if fs.Lookup(key) != nil {
 			t.Errorf("map-valued key %s has a flag", key)
 		}

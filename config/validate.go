@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	c.validateAuth(p)
 	c.validateNamespaces(p)
 	c.validateSocketIO(p)
+	c.validateAdmin(p)
 	return p.err()
 }
 

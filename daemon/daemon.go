@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/routerd/routerd/admin"
 	"github.com/routerd/routerd/auth"
 	"github.com/routerd/routerd/bridge"
 	"github.com/routerd/routerd/config"
@@ -47,6 +48,7 @@ type Daemon struct {
 	router *router.Router
 	bridge *bridge.Server
 	sio    *socketio.Server // nil unless socketio.enabled
+	admin  *admin.Console   // nil unless admin.enabled
 	http   *http.Server
 	ln     net.Listener
 	failed chan error // the HTTP server stopped by itself
@@ -111,7 +113,17 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if d.cfg.Admin.Enabled {
+		d.admin = admin.New(admin.Options{Config: d.cfg, Router: d.router, Bus: b, Metrics: d.reg, Tokens: authn, Logger: d.log})
+		if err = d.admin.Start(ctx); err != nil {
+			d.router.Close()
+			return err
+		}
+	}
 	if d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
+		if d.admin != nil {
+			d.admin.Close()
+		}
 		d.router.Close()
 		return fmt.Errorf("http.listen: %w", err)
 	}
@@ -147,6 +159,10 @@ func (d *Daemon) mux() *http.ServeMux {
 	mux.Handle(d.cfg.HTTP.WSPath, d.bridge)
 	if d.sio != nil {
 		mux.Handle(socketio.Pattern(d.cfg.SocketIO.Path), d.sio)
+	}
+	if d.admin != nil {
+		mux.Handle(d.cfg.Admin.Path, d.admin)
+		mux.Handle(d.cfg.Admin.Path+"/", d.admin)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -217,6 +233,9 @@ func (d *Daemon) Failed() <-chan error { return d.failed }
 // notices published; the NATS connection drains; the embedded server stops.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
+	if d.admin != nil { // first: its open event streams would hold up the HTTP shutdown
+		d.admin.Close()
+	}
 	if d.sio != nil { // first: its pending long-polls would hold up the HTTP shutdown
 		if err := d.sio.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/routerd/routerd/contract"
@@ -17,11 +18,33 @@ type Multiplexed interface {
 }
 
 // nsPerConn counts the namespaces each client connection has sockets
-// in, for limits.max_namespaces_per_connection. Only Connect and detach
+// in, for limits.max_namespaces_per_connection, and names each client
+// connection for the inventory. Only Connect, detach and the inventory
 // take its lock, never the delivery path.
 type nsPerConn struct {
 	mu     sync.Mutex
-	byConn map[any]map[string]int // sockets per namespace, by client connection; guarded by mu
+	byConn map[any]*connEntry // by client connection; guarded by mu
+	made   uint64             // client connections named so far; guarded by mu
+}
+
+// connEntry is one client connection with sockets.
+type connEntry struct {
+	client string         // its name (SocketInfo.Client)
+	counts map[string]int // sockets per namespace
+}
+
+// clientOf returns the name of the client connection s is attached
+// through: this node's instance id and a number, unique across the
+// cluster ("" once s is detached).
+func (r *Router) clientOf(s *Socket) string {
+	k := connKey(s.conn)
+	t := &r.perConn
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.byConn[k]; e != nil {
+		return e.client
+	}
+	return ""
 }
 
 // connKey names the client connection c belongs to.
@@ -73,30 +96,38 @@ func (r *Router) moveNamespace(from, to any, ns string) error {
 // be held.
 func (r *Router) admitKey(k any, ns string) error {
 	t := &r.perConn
-	counts := t.byConn[k]
+	e := t.byConn[k]
+	var counts map[string]int
+	if e != nil {
+		counts = e.counts
+	}
 	if limit := r.cfg.Limits.MaxNamespacesPerConnection; counts[ns] == 0 && len(counts) >= limit {
 		return Errorf(contract.CodeLimitExceeded, "a connection may attach at most %d namespaces (limits.max_namespaces_per_connection)", limit)
 	}
-	if counts == nil {
+	if e == nil {
 		if t.byConn == nil {
-			t.byConn = make(map[any]map[string]int)
+			t.byConn = make(map[any]*connEntry)
 		}
-		counts = make(map[string]int)
-		t.byConn[k] = counts
+		t.made++
+		e = &connEntry{client: r.nodes.id + "-" + strconv.FormatUint(t.made, 36), counts: make(map[string]int)}
+		t.byConn[k] = e
 	}
-	counts[ns]++
+	e.counts[ns]++
 	return nil
 }
 
 // release counts out a socket of client connection k in namespace ns.
 // Lock mu must be held.
 func (t *nsPerConn) release(k any, ns string) {
-	counts := t.byConn[k]
-	if counts[ns]--; counts[ns] > 0 {
+	e := t.byConn[k]
+	if e == nil {
 		return
 	}
-	delete(counts, ns)
-	if len(counts) == 0 {
+	if e.counts[ns]--; e.counts[ns] > 0 {
+		return
+	}
+	delete(e.counts, ns)
+	if len(e.counts) == 0 {
 		delete(t.byConn, k)
 	}
 }

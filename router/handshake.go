@@ -18,7 +18,7 @@ import (
 // refuses as over its maximum payload (headers and URL near
 // http.max_header_bytes of 1 MiB) is published without the handshake.
 func (r *Router) connectNotice(s *Socket, info ConnInfo) {
-	n := contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node, Handshake: info.handshake(time.Now())}
+	n := contract.LifecycleNotice{SID: s.sid, User: s.id.User, Node: r.node, Handshake: info.handshake(s.since)}
 	m := &nats.Msg{Subject: r.subj.Lifecycle(s.ns, contract.LifecycleConnect), Data: marshal(n), Header: s.headers("", "")}
 	err := s.nats.NC().PublishMsg(m)
 	if !errors.Is(err, nats.ErrMaxPayload) {

@@ -506,6 +506,8 @@ type scatterRequest struct {
 	Room   string      `json:"room,omitempty"`
 	Reason string      `json:"reason,omitempty"`
 	Move   *moveNotice `json:"move,omitempty"` // moved: the socket that moved (park.go)
+	// Inventory is what the inventory op asks (inventory.go).
+	Inventory *inventoryRequest `json:"inventory,omitempty"`
 }
 
 // scatterReply is one node's answer to a scatterRequest.
@@ -518,6 +520,8 @@ type scatterReply struct {
 	Sockets []socketEntry     `json:"sockets,omitempty"`
 	After   string            `json:"after,omitempty"` // sockets: the next page's key; "" at the end
 	Error   *Error            `json:"error,omitempty"`
+	// Inventory is the node's answer to the inventory op (inventory.go).
+	Inventory *inventoryPage `json:"inventory,omitempty"`
 }
 
 // gathered is what a cluster-wide request collected.
@@ -644,6 +648,8 @@ func (r *Router) local(ctx context.Context, req scatterRequest, rep *scatterRepl
 		}
 	case opMoved:
 		r.socketMoved(req.NS, req.Move)
+	case opInventory:
+		rep.Inventory = r.localInventory(req)
 	default:
 		rep.Error = Errorf(contract.CodeUnknownType, "unknown node request %q", req.Op)
 	}

@@ -27,10 +27,12 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -86,7 +88,12 @@ type Router struct {
 	perConn nsPerConn   // namespaces each client connection attached
 	peers   peerTracker // the other nodes' sockets, for node loss
 
-	conns atomic.Int64 // client connections admitted, all transports
+	conns  atomic.Int64  // client connections admitted, all transports
+	opened atomic.Uint64 // client connections admitted since Start (inventory.go)
+	closed atomic.Uint64 // client connections released since Start
+
+	hostname string    // the host's name, for the inventory; set by Start
+	started  time.Time // set by Start
 }
 
 // shardQueue bounds each dispatcher's input. nats.go drops (and reports a
@@ -133,11 +140,15 @@ func (r *Router) Admit() bool {
 		r.conns.Add(-1)
 		return false
 	}
+	r.opened.Add(1)
 	return true
 }
 
 // Release counts out a connection Admit counted in.
-func (r *Router) Release() { r.conns.Add(-1) }
+func (r *Router) Release() {
+	r.conns.Add(-1)
+	r.closed.Add(1)
+}
 
 // Nodes returns how many routerd nodes (this one included) are alive on the
 // bus, as heartbeats show.
@@ -147,6 +158,8 @@ func (r *Router) Nodes() int { return r.nodes.count() }
 // dispatchers. It returns once the subscriptions are confirmed by the server.
 func (r *Router) Start(ctx context.Context) error {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.started = time.Now()
+	r.hostname, _ = os.Hostname()
 	for _, ch := range r.shards {
 		r.wg.Add(1)
 		go r.dispatchLoop(ch)
@@ -204,18 +217,19 @@ func (r *Router) Close() {
 }
 
 // background runs f on a goroutine that Close waits for, unless Close has
-// begun.
-func (r *Router) background(f func()) {
+// begun, and reports whether it did.
+func (r *Router) background(f func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
-		return
+		return false
 	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // shardFor picks the dispatcher for a key, so that every message of one room

@@ -42,6 +42,8 @@ type Socket struct {
 	sp     *space     // set by attachSocket
 	hist   *nsHistory // the namespace's history; nil without
 	acks   clientAcks // the acks backends asked of the socket
+	info   ConnInfo   // the connection it attached through (zero when adopted), for its handshake
+	since  time.Time  // when it connected: its handshake's time
 
 	// guarded by sp.mu
 	expiry   *time.Timer
@@ -112,7 +114,7 @@ func (r *Router) connect(ctx context.Context, conn Conn, ns string, auth json.Ra
 			return nil, err
 		}
 	}
-	s := &Socket{r: r, conn: conn, ns: ns, sid: sid, id: id, policy: policy, nats: r.bus.For(ns)}
+	s := &Socket{r: r, conn: conn, ns: ns, sid: sid, id: id, policy: policy, nats: r.bus.For(ns), info: info, since: time.Now()}
 	if !s.nats.Connected() {
 		return nil, errBusDown
 	}

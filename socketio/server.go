@@ -66,7 +66,8 @@ type Server struct {
 	derived   *codec            // every other namespace ("/x" → x) without recovery
 	derivedCR *codec            // every other namespace with connection state recovery
 
-	parking parking // recovering sockets (park.go)
+	parking parking  // recovering sockets (park.go)
+	admin   *adminUI // the Admin UI's namespace (adminui.go); nil without admin.socketio_ui
 
 	// credentials: a namespace authenticates with a backend, which gets
 	// the handshake request's credentials (Cookie, Authorization) with its
@@ -133,6 +134,9 @@ func New(o Options) *Server {
 	}
 	if o.NATS != nil {
 		s.relay = s.newRelay(o)
+		if o.Config.Admin.SocketIOUI {
+			s.admin = newAdminUI(s, o.NATS)
+		}
 	}
 	return s
 }
@@ -313,7 +317,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
 	var conn *websocket.Conn
 	if ws {
 		var err error
-		if conn, err = s.up.Upgrade(w, r, nil); err != nil {
+		if conn, err = s.upgrade(w, r); err != nil {
 			s.r.Release()
 			s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 			return
@@ -427,6 +431,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.relay != nil {
 			s.relay.Wait() // the requests other nodes forwarded
 		}
+		s.admin.wait()     // the Admin UIs' goroutines, their sessions closed
 		s.parking.endAll() // nobody can resume them here any more
 		close(done)
 	}()

@@ -60,6 +60,24 @@ func (s *session) newNSSocket(nsp string, c *codec, pid string) *nsSocket {
 // Codec implements router.Conn.
 func (n *nsSocket) Codec() router.Codec { return n.codec }
 
+// Transport implements router.Transporter: the transport of the session
+// the socket delivers to ("polling", "websocket"), or "parked" while it
+// has none (parked for a resume, park.go).
+func (n *nsSocket) Transport() string {
+	n.mu.Lock()
+	s := n.sess
+	n.mu.Unlock()
+	if s == nil {
+		return "parked"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ws != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
 // Connection implements router.Multiplexed: every namespace of a session
 // counts against one limits.max_namespaces_per_connection.
 func (n *nsSocket) Connection() any {
@@ -263,6 +281,10 @@ var packetNames = [...]string{"sio_connect", "sio_disconnect", "sio_event", "sio
 // dispatch carries out one whole Socket.IO packet, admitted and decoded.
 // Lock handling must be held.
 func (s *session) dispatch(pkt sioPacket) {
+	if s.srv.admin.serves(pkt.nsp) {
+		s.srv.admin.dispatch(s, pkt)
+		return
+	}
 	switch pkt.typ {
 	case sioConnect:
 		s.onConnect(pkt)
@@ -285,7 +307,7 @@ func (s *session) admit(pkt sioPacket) bool {
 	if !s.allow(pkt) {
 		return false
 	}
-	if pkt.typ == sioConnect || s.socket(pkt.nsp) != nil {
+	if pkt.typ == sioConnect || s.socket(pkt.nsp) != nil || s.srv.admin.attached(s, pkt.nsp) {
 		return true
 	}
 	if pkt.typ == sioEvent || pkt.typ == sioBinaryEvent {

@@ -150,7 +150,7 @@ func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, errBadRequest, "")
 		return
 	}
-	conn, err := s.srv.up.Upgrade(w, r, nil)
+	conn, err := s.srv.upgrade(w, r)
 	if err != nil {
 		s.releaseUpgrade()
 		return
@@ -312,37 +312,25 @@ type unitsWriter interface {
 	WriteAll(units [][]byte) error
 }
 
-// writeUnits writes every packet of units as a WebSocket message of its own.
-func writeUnits(conn wsConn, units [][]byte) error {
-	for _, u := range units {
-		err := eachPacket(u, func(bin bool, p []byte) error {
-			typ := websocket.TextMessage
-			if bin {
-				typ = websocket.BinaryMessage
-			}
-			_ = conn.SetWriteDeadline(deadline())
-			return conn.WriteMessage(typ, p)
-		})
-		if err != nil {
-			return err
-		}
+// unitWriter returns what writes the units a take returns to conn: a
+// tunnel's WriteAll, or writeUnits through the coalescer under a
+// WebSocket the server upgraded.
+func unitWriter(conn wsConn) func(units [][]byte) error {
+	if uw, ok := conn.(unitsWriter); ok {
+		return uw.WriteAll
 	}
-	return nil
+	ws := conn.(*websocket.Conn)
+	co := ws.NetConn().(*coalescer)
+	return func(units [][]byte) error { return writeUnits(ws, co, units) }
 }
 
 // writeLoop writes queued units until the session closes, then the close
 // frame.
 func (s *session) writeLoop(conn wsConn) {
-	uw, batched := conn.(unitsWriter)
+	write := unitWriter(conn)
 	for {
 		units, closed := s.take()
-		var err error
-		if batched {
-			err = uw.WriteAll(units)
-		} else {
-			err = writeUnits(conn, units)
-		}
-		if err != nil {
+		if err := write(units); err != nil {
 			s.close(closeGone)
 			_ = conn.Close()
 			return

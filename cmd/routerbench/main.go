@@ -7,9 +7,12 @@
 //	routerbench connect [-conns 5000 -concurrency 50]
 //	routerbench idle    [-conns 10000]
 //	routerbench floor   [-workload fanout|connect]
+//	routerbench chaos   -routerd BIN [-nats-server BIN -duration 2m -every 15s]
+//	routerbench soak    [-conns 5000 -rooms 500 -rate 20000 -duration 10m]
 //
 // and prints a table of its figures, or with -json one JSON object holding
-// every figure. docs/performance.md describes the scenarios and how to run
+// every figure; chaos and soak also check what they measure and exit with
+// status 1 when a check fails. docs/performance.md describes the scenarios and how to run
 // routerd for them (without its per-connection rate limit).
 package main
 
@@ -42,9 +45,11 @@ var (
 		"rooms":   {"many small rooms, each with publishers; deliveries/s and latency", roomsFlags},
 		"connect": {"connection storm; connect+join per second and time per connect+join", connectFlags},
 		"idle":    {"hold connections; the server's memory per connection", idleFlags},
+		"chaos":   {"three routerd processes with history rooms, one killed (-9) and restarted every 15s; checks nothing lost or duplicated, presence, leaks (it starts the nodes: of the shared flags, -room, -json, -out and -cpuprofile apply)", chaosFlags},
+		"soak":    {"one node, history rooms, steady traffic and reconnects for a long time; checks nothing lost and no growth of RSS or goroutines", soakFlags},
 		"floor":   {"the machine's floor for fanout and connect: plain TCP to a child process, no WebSocket, no routerd (of the shared flags, -concurrency, -json, -out and -cpuprofile apply)", floorFlags},
 	}
-	scenarioOrder = []string{"fanout", "rooms", "connect", "idle", "floor"}
+	scenarioOrder = []string{"fanout", "rooms", "connect", "idle", "chaos", "soak", "floor"}
 )
 
 func main() {
@@ -115,6 +120,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := o.write(rep, stdout); err != nil {
 		fmt.Fprintf(stderr, "routerbench %s: %v\n", name, err)
+		return 1
+	}
+	if len(rep.Failures) > 0 {
 		return 1
 	}
 	return 0

@@ -24,11 +24,16 @@ type report struct {
 	Traffic *trafficFigures `json:"traffic,omitempty"`
 	Connect *connectFigures `json:"connect,omitempty"`
 	Idle    *idleFigures    `json:"idle,omitempty"`
+	Chaos   *chaosFigures   `json:"chaos,omitempty"`
+	Soak    *soakFigures    `json:"soak,omitempty"`
 	Server  *serverFigures  `json:"server,omitempty"`
 	Machine *machineFigures `json:"machine,omitempty"`
 
 	Errors map[string]int `json:"errors,omitempty"` // error frames received, by code
 	Ended  map[string]int `json:"ended,omitempty"`  // connections the server ended, by how
+
+	// Failures are the checks a chaos or soak run failed (exit status 1).
+	Failures []string `json:"failures,omitempty"`
 }
 
 // collect adds what the connections' readers saw (once they have ended).
@@ -78,6 +83,12 @@ func (r *report) writeTable(w io.Writer) error {
 	if i := r.Idle; i != nil {
 		i.rows(row)
 	}
+	if c := r.Chaos; c != nil {
+		c.rows(row)
+	}
+	if s := r.Soak; s != nil {
+		s.rows(row)
+	}
 	if s := r.Server; s != nil {
 		s.rows(row)
 	}
@@ -89,6 +100,13 @@ func (r *report) writeTable(w io.Writer) error {
 	}
 	if len(r.Ended) > 0 {
 		row("ended by server", "%s", countLine(r.Ended))
+	}
+	if r.Chaos != nil || r.Soak != nil {
+		verdict := "PASS"
+		if len(r.Failures) > 0 {
+			verdict = "FAIL: " + strings.Join(r.Failures, "; ")
+		}
+		row("checks", "%s", verdict)
 	}
 	return tw.Flush()
 }

@@ -52,6 +52,10 @@ namespaces:
 		{"missing file", []string{"-c", "/nonexistent/router.yaml", "--check"}, nil, 1, []string{"nonexistent"}},
 		{"bad flag", []string{"--no-such-flag"}, nil, 2, []string{"no-such-flag"}},
 		{"version", []string{"--version"}, nil, 0, []string{"routerd"}},
+		{"help lists flags and every key", []string{"--help"}, nil, 0, []string{
+			"Usage: routerd [flags]", "--healthcheck string", "--check",
+			"  --http.listen string (default 127.0.0.1:8080)", "  nats.users list (YAML only)",
+			"  socketio.events map (YAML only)", "  namespaces.<name>.history.max_msgs int", "docs/configuration.md"}},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

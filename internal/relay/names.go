@@ -23,6 +23,7 @@ const (
 	tokCancel    = "cancel"
 	tokTunnel    = "ws"
 	tokResume    = "resume"
+	tokAdmin     = "admin"
 )
 
 // Names are the node-to-node subjects and the JetStream stream and bucket
@@ -54,6 +55,11 @@ func (n Names) Scatter() string { return n.subject(tokScatter) }
 // Sweep is the subject of the sweeps of idle history streams:
 // $routerd.{P}.sweep.
 func (n Names) Sweep() string { return n.subject(tokSweep) }
+
+// Admin is the subject the admin consoles of the nodes ask every node for
+// its report on (package admin: the node's counts, metrics and sockets):
+// $routerd.{P}.admin.
+func (n Names) Admin() string { return n.subject(tokAdmin) }
 
 // Republished is the subject pattern the history stream of namespace ns
 // republishes its rooms' events to: $routerd.{P}.hist.{ns}.room.> (each

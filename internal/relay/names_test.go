@@ -23,6 +23,7 @@ func TestNames(t *testing.T) {
 			"tunnel open":     "$routerd.router.eio.Tag12345.ws",
 			"tunnel":          "$routerd.router.eio.Tag12345.ws.id-1",
 			"resume":          "$routerd.router.resume.mntD9iGtAxNFEDb-v4rUSg",
+			"admin":           "$routerd.router.admin",
 		}},
 		{"a.b", map[string]string{
 			"heartbeat":       "$routerd.a.b.hb",
@@ -37,6 +38,7 @@ func TestNames(t *testing.T) {
 			"tunnel open":     "$routerd.a.b.eio.Tag12345.ws",
 			"tunnel":          "$routerd.a.b.eio.Tag12345.ws.id-1",
 			"resume":          "$routerd.a.b.resume.mntD9iGtAxNFEDb-v4rUSg",
+			"admin":           "$routerd.a.b.admin",
 		}},
 		{"x-y_z", map[string]string{
 			"history stream":  "routerd_x-y_z_chat",
@@ -57,6 +59,7 @@ func TestNames(t *testing.T) {
 			"tunnel open":     n.TunnelOpen("Tag12345"),
 			"tunnel":          n.Tunnel("Tag12345", "id-1"),
 			"resume":          n.Resume("pid-1"),
+			"admin":           n.Admin(),
 		}
 		for name, want := range tc.want {
 			if got[name] != want {

@@ -55,7 +55,7 @@ export function seen(page, selector, text, timeout = 20000) {
 }
 
 /** freePort returns a TCP port on 127.0.0.1 that was free a moment ago. */
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on("error", reject);
@@ -67,7 +67,7 @@ function freePort() {
 }
 
 /** Proc is a child process whose output goes to a log file. */
-class Proc {
+export class Proc {
   constructor(name, bin, args, logFile) {
     this.name = name;
     this.logFile = logFile;
