@@ -235,9 +235,14 @@ func TestClusterView(t *testing.T) {
 		t.Errorf("t3 has the console off: %+v", n)
 	}
 
-	list := eventually(t, c, "/api/sockets?ns=chat&room=lobby", "the lobby's members", func(v sockets) error {
+	list := eventually(t, c, "/api/sockets?ns=chat&room=lobby", "the lobby's members, with their connect notices' details", func(v sockets) error {
 		if got := v.sids(); !slices.Equal(got, sorted("t1:"+sidA, "t2:"+sidB)) {
 			return fmt.Errorf("members %v", got)
+		}
+		for _, so := range v.Sockets {
+			if so.Since == "" {
+				return fmt.Errorf("no details yet: %+v", so)
+			}
 		}
 		return nil
 	})
@@ -372,18 +377,20 @@ func TestStream(t *testing.T) {
 	node := routertest.StartWith(t, withAdmin)
 	c := loggedIn(t, node)
 	alice, bob := node.Dial(), node.Dial()
-	sidA := alice.Connect("chat")
-	bob.Connect("chat")
+	sidA, sidB := alice.Connect("chat"), bob.Connect("chat")
 	alice.Join("chat", "lobby")
 	bob.Join("chat", "lobby")
 
 	s := c.openStream("ns=chat&room=lobby&tail=1")
-	first := decode[snapshot](t, s.next(t, "snapshot", nil))
-	if rooms, n := first.members("chat"); n != 2 || rooms["lobby"] != 2 || first.Rates != nil {
-		t.Errorf("first snapshot: chat %d sockets, rooms %v, rates %v", n, rooms, first.Rates)
+	if first := decode[snapshot](t, s.next(t, "snapshot", nil)); first.Rates != nil {
+		t.Errorf("the first snapshot has rates, with no interval yet: %+v", first.Rates)
 	}
-	members := decode[sockets](t, s.next(t, "sockets", nil))
-	if members.NS != "chat" || members.Room != "lobby" || members.Total != 2 {
+	s.next(t, "snapshot", func(data string) bool {
+		rooms, n := decode[snapshot](t, event{data: data}).members("chat")
+		return n == 2 && rooms["lobby"] == 2
+	})
+	members := decode[sockets](t, s.next(t, "sockets", func(data string) bool { return decode[sockets](t, event{data: data}).Total == 2 }))
+	if members.NS != "chat" || members.Room != "lobby" || !slices.Equal(members.sids(), sorted("t1:"+sidA, "t1:"+sidB)) {
 		t.Errorf("members: %+v", members)
 	}
 
@@ -405,16 +412,8 @@ func TestStream(t *testing.T) {
 		t.Fatalf("logout: %d", status)
 	}
 	s.next(t, "session", nil)
-	timeout := time.After(routertest.Wait)
-	for {
-		select {
-		case _, ok := <-s.events:
-			if !ok {
-				return
-			}
-		case <-timeout:
-			t.Fatal("the stream goes on after the session ended")
-		}
+	if !s.events.WaitEnd(routertest.Wait) {
+		t.Fatal("the stream goes on after the session ended")
 	}
 }
 

@@ -218,8 +218,7 @@ type event struct {
 
 // stream is an open /api/stream.
 type stream struct {
-	events chan event // closed when the stream ends
-	cancel context.CancelFunc
+	events *routertest.Inbox[event] // the events not consumed yet; ended with the stream
 }
 
 // openStream opens /api/stream with the query q; it is closed when the
@@ -243,10 +242,10 @@ func (c *console) openStream(q string) *stream {
 		cancel()
 		c.t.Fatalf("open stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	s := &stream{events: make(chan event, 256), cancel: cancel}
+	s := &stream{events: routertest.NewInbox[event]()}
 	c.t.Cleanup(cancel)
 	go func() {
-		defer close(s.events)
+		defer s.events.End()
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<22)
@@ -256,11 +255,7 @@ func (c *console) openStream(q string) *stream {
 			switch {
 			case line == "":
 				if e.name != "" {
-					select {
-					case s.events <- e:
-					case <-ctx.Done():
-						return
-					}
+					s.events.Add(e)
 				}
 				e = event{}
 			case strings.HasPrefix(line, "event: "):
@@ -273,25 +268,16 @@ func (c *console) openStream(q string) *stream {
 	return s
 }
 
-// next waits for the next event named name that match accepts (nil: any),
-// skipping others; it fails the test when none comes in time or the
-// stream ends.
+// next waits for the first event not consumed yet named name that match
+// accepts (nil: any), and consumes it; it fails the test when none comes
+// in time.
 func (s *stream) next(t testing.TB, name string, match func(data string) bool) event {
 	t.Helper()
-	timeout := time.After(routertest.Wait)
-	for {
-		select {
-		case e, ok := <-s.events:
-			if !ok {
-				t.Fatalf("the stream ended before a %q event", name)
-			}
-			if e.name == name && (match == nil || match(e.data)) {
-				return e
-			}
-		case <-timeout:
-			t.Fatalf("no %q event within %s", name, routertest.Wait)
-		}
+	e, ok := s.events.Next(func(e event) bool { return e.name == name && (match == nil || match(e.data)) }, routertest.Wait)
+	if !ok {
+		t.Fatalf("no %q event within %s (the stream ended: %v)", name, routertest.Wait, s.events.Ended())
 	}
+	return e
 }
 
 // decode decodes an event's data.

@@ -536,9 +536,12 @@ func (c *chaos) run(ctx context.Context) (rep *report, err error) {
 		killed := time.Now()
 		c.kill(victim)
 		kill := chaosKill{Node: c.nodeName(victim), At: killed.Sub(start).Seconds(), Moved: moved, PresenceSeconds: -1}
-		for time.Since(killed) < presenceBound && ctx.Err() == nil {
+		// Presence is right as of the moment it was asked: a gather still
+		// waiting out the dead node (up to its 2 s timeout) answers for
+		// that moment, not for when its reply arrives.
+		for asked := time.Now(); asked.Sub(killed) < presenceBound && ctx.Err() == nil; asked = time.Now() {
 			if c.presenceRight(clients) {
-				kill.PresenceSeconds = time.Since(killed).Seconds()
+				kill.PresenceSeconds = asked.Sub(killed).Seconds()
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
