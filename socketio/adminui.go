@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -742,20 +743,11 @@ func (ui *adminUI) sameClients(w *adminWatch, targets []router.SocketKey) []rout
 	}
 	out := targets
 	for k, v := range w.view {
-		if clients[v.client] && !containsKey(targets, k) {
+		if clients[v.client] && !slices.Contains(targets, k) {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-func containsKey(keys []router.SocketKey, k router.SocketKey) bool {
-	for _, x := range keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // ctl sends a control request for namespace ns and returns the reply.
