@@ -264,6 +264,13 @@ func (c *conn) flush() {
 		}
 		err := c.write(batch)
 		clear(batch)
+		if errors.Is(err, websocket.ErrCloseSent) {
+			// gorilla sent a close frame itself (1009 for an oversized
+			// message, or its answer to the client's close): the reader
+			// ends by itself and lingers, so the socket must stay open
+			// until the client has the frame.
+			return
+		}
 		if err != nil {
 			c.abort()
 			return
