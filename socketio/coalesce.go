@@ -28,6 +28,9 @@ const maxHeld = 64 << 10
 var heldBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // coalescer is the network connection a session's WebSocket writes to.
+// Whatever gorilla writes next carries the frames held: a control frame
+// it writes from the reader meanwhile (a pong, its answer to the client's
+// close) goes out after them just the same.
 type coalescer struct {
 	net.Conn
 	mu   sync.Mutex
