@@ -331,6 +331,12 @@ func (s *session) writeLoop(conn wsConn) {
 	for {
 		units, closed := s.take()
 		if err := write(units); err != nil {
+			if errors.Is(err, websocket.ErrCloseSent) {
+				// gorilla sent a close frame itself (1009 for an oversized
+				// message): the reader ends by itself and lingers before
+				// it closes the socket, so the client gets the frame.
+				return
+			}
 			s.close(closeGone)
 			_ = conn.Close()
 			return

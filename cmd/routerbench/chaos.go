@@ -565,22 +565,7 @@ func (c *chaos) run(ctx context.Context) (rep *report, err error) {
 		return nil, ctx.Err()
 	}
 
-	// Drain: every member joined and caught up with its room (60 s at most).
-	drain := time.Now()
-	for time.Since(drain) < 60*time.Second && !caughtUp(clients) {
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(time.Second)
-	unjoined := 0
-	for _, cl := range clients {
-		if _, sid := cl.state(); sid == "" {
-			unjoined++
-		}
-	}
-	stopClients()
-	wg.Wait()
-	fig.History = checkHistory(clients)
-	fig.History.UnjoinedEnds = unjoined
+	fig.History = drainHistory(clients, stopClients, &wg)
 	if h := fig.History; h.Lost > 0 || h.Duplicated > 0 || h.OutOfOrder > 0 {
 		failures = append(failures, fmt.Sprintf("history: lost %d, duplicated %d, out of order %d", h.Lost, h.Duplicated, h.OutOfOrder))
 	}

@@ -283,6 +283,28 @@ func (h *histCheck) rows(row rowFunc) {
 	row("members", "%d, reconnects %d, not joined at the end %d", h.Members, h.Reconnects, h.UnjoinedEnds)
 }
 
+// drainHistory waits until every member is joined and caught up with its
+// room (60 s at most, then a second for stragglers), notes who is not
+// joined, stops the clients (stop, then wg) and checks their history.
+func drainHistory(clients []*hclient, stop func(), wg *sync.WaitGroup) *histCheck {
+	drain := time.Now()
+	for time.Since(drain) < 60*time.Second && !caughtUp(clients) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	unjoined := 0
+	for _, cl := range clients {
+		if _, sid := cl.state(); sid == "" {
+			unjoined++
+		}
+	}
+	stop()
+	wg.Wait()
+	h := checkHistory(clients)
+	h.UnjoinedEnds = unjoined
+	return h
+}
+
 // checkHistory counts, for every client, the acked events of its room it
 // should have received (those after the first event it received, not its
 // own) against what it did receive. Clients must have stopped.

@@ -203,21 +203,7 @@ sampling:
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	drain := time.Now()
-	for time.Since(drain) < 60*time.Second && !caughtUp(clients) {
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(time.Second)
-	unjoined := 0
-	for _, cl := range clients {
-		if _, sid := cl.state(); sid == "" {
-			unjoined++
-		}
-	}
-	stopClients()
-	wg.Wait()
-	fig.History = checkHistory(clients)
-	fig.History.UnjoinedEnds = unjoined
+	fig.History = drainHistory(clients, stopClients, &wg)
 	lat.mu.Lock()
 	fig.Latency = lat.full.summary()
 	lat.mu.Unlock()
