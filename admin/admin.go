@@ -52,12 +52,8 @@ import (
 var static embed.FS
 
 // flushTimeout bounds the wait for the server to confirm the console's
-// subscriptions at Start.
+// subscription at Start.
 const flushTimeout = 10 * time.Second
-
-// pruneEvery is how often the details of sockets no longer attached here
-// (handed over to another node) are dropped.
-const pruneEvery = time.Minute
 
 // TokenVerifier verifies the JWT of a token login (auth.Authenticator).
 type TokenVerifier interface {
@@ -75,9 +71,8 @@ type Options struct {
 	Config *config.Config
 	// Router is this node's router: its sockets, rooms and live nodes.
 	Router *router.Router
-	// Bus is this node's NATS connections: the node requests, the
-	// notices, the ctl requests and publishes of actions, the history
-	// streams.
+	// Bus is this node's NATS connections: the node requests, the ctl
+	// requests and publishes of actions, the history streams.
 	Bus *bus.Bus
 	// Metrics is this node's Prometheus registry, read for the charts.
 	Metrics prometheus.Gatherer
@@ -105,13 +100,12 @@ type Console struct {
 
 	sessions *sessions
 	logins   *rate.Limiter // login attempts, all clients together: each costs a bcrypt compare
-	details  details
 	hub      hub
 	files    fileServer
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the hub loop, the pruner
+	wg     sync.WaitGroup // the hub loop
 	subs   []*bus.Sub
 }
 
@@ -143,7 +137,6 @@ func New(o Options) *Console {
 		version:  buildVersion(),
 		sessions: newSessions(),
 		logins:   rate.NewLimiter(loginRate, loginBurst),
-		details:  details{m: map[string]detail{}},
 		files:    newFileServer(),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -155,19 +148,12 @@ func New(o Options) *Console {
 	return c
 }
 
-// Start subscribes to this node's lifecycle notices (the details of its
-// sockets) and to the consoles' node requests, and returns once the
-// server has the subscriptions. Every node with the console on answers.
+// Start subscribes to the consoles' node requests, and returns once the
+// server has the subscription. Every node with the console on answers.
 func (c *Console) Start(ctx context.Context) error {
 	main := c.bus.Main()
-	notices, err := main.Subscribe(c.subj.Prefix()+".*."+contract.KindLifecycle+".*", c.handleNotice)
-	if err != nil {
-		return fmt.Errorf("admin: subscribe lifecycle notices: %w", err)
-	}
-	c.subs = append(c.subs, notices)
 	requests, err := main.Subscribe(c.names.Admin(), c.handleRequest)
 	if err != nil {
-		c.unsubscribe()
 		return fmt.Errorf("admin: subscribe node requests: %w", err)
 	}
 	c.subs = append(c.subs, requests)
@@ -176,23 +162,9 @@ func (c *Console) Start(ctx context.Context) error {
 		defer cancel()
 		if err := main.Flush(ctx); err != nil {
 			c.unsubscribe()
-			return fmt.Errorf("admin: confirm subscriptions: %w", err)
+			return fmt.Errorf("admin: confirm subscription: %w", err)
 		}
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(pruneEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.ctx.Done():
-				return
-			case <-t.C:
-				c.details.prune(c.r.Attached)
-			}
-		}
-	}()
 	return nil
 }
 

@@ -235,7 +235,7 @@ func TestClusterView(t *testing.T) {
 		t.Errorf("t3 has the console off: %+v", n)
 	}
 
-	list := eventually(t, c, "/api/sockets?ns=chat&room=lobby", "the lobby's members, with their connect notices' details", func(v sockets) error {
+	list := eventually(t, c, "/api/sockets?ns=chat&room=lobby", "the lobby's members, with their handshakes' details", func(v sockets) error {
 		if got := v.sids(); !slices.Equal(got, sorted("t1:"+sidA, "t2:"+sidB)) {
 			return fmt.Errorf("members %v", got)
 		}
@@ -446,8 +446,9 @@ func TestHistoryStreams(t *testing.T) {
 	}
 }
 
-// TestPage: the page and its modules are served with a policy that runs
-// only the console's own scripts; a name outside the page is not found.
+// TestPage: the page, its modules and its stylesheets (base.css from
+// package web) are served with a policy that runs only the console's own
+// scripts; a name outside the page is not found.
 func TestPage(t *testing.T) {
 	node := routertest.StartWith(t, withAdmin)
 	c := newConsole(t, node)
@@ -455,7 +456,7 @@ func TestPage(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/admin/" {
 		t.Fatalf("GET /admin: %d at %s", res.StatusCode, res.Request.URL)
 	}
-	for path, ctype := range map[string]string{"/": "text/html", "/admin.js": "text/javascript", "/chart.js": "text/javascript", "/admin.css": "text/css"} {
+	for path, ctype := range map[string]string{"/": "text/html", "/admin.js": "text/javascript", "/chart.js": "text/javascript", "/admin.css": "text/css", "/base.css": "text/css"} {
 		res := c.request(http.MethodGet, path, nil, nil, nil)
 		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), ctype) ||
 			!strings.Contains(res.Header.Get("Content-Security-Policy"), "script-src 'self'") || res.Header.Get("X-Frame-Options") != "DENY" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/contract"
+	"github.com/routerd/routerd/web"
 )
 
 // The console's HTTP API, under admin.path (P): GET P/ is the page;
@@ -512,17 +513,23 @@ func (c *Console) pollSockets(ctx context.Context, ns, room string, out chan soc
 	}
 }
 
-// fileServer serves the embedded page.
+// fileServer serves the embedded page, and the base stylesheet it shares
+// with the chat page (sharedCSS), which package web holds.
 type fileServer struct {
 	files fs.FS
+	web   http.Handler // package web's files
 }
+
+// sharedCSS is the stylesheet of package web that the page's admin.css
+// imports.
+const sharedCSS = "base.css"
 
 func newFileServer() fileServer {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree always has static/
 	}
-	return fileServer{files: sub}
+	return fileServer{files: sub, web: web.Handler()}
 }
 
 // serve answers GET name ("" for the page) from the embedded files.
@@ -537,6 +544,13 @@ func (f fileServer) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if name != path.Base(name) || strings.HasPrefix(name, ".") {
 		http.NotFound(w, r)
+		return
+	}
+	if name == sharedCSS {
+		w.Header().Set("Cache-Control", "no-cache")
+		r = r.Clone(r.Context())
+		r.URL.Path, r.URL.RawPath = "/"+name, ""
+		f.web.ServeHTTP(w, r)
 		return
 	}
 	b, err := fs.ReadFile(f.files, name)

@@ -6,7 +6,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -92,79 +91,22 @@ type socketInfo struct {
 	detail
 }
 
-// detail is what the connect notice of a socket said of its connection.
+// detail is what the handshake of a socket tells of its connection.
 type detail struct {
 	Transport string     `json:"transport,omitempty"` // native, or socket.io/polling|websocket (what the connection opened with)
 	Address   string     `json:"address,omitempty"`   // the client's IP address
 	Since     *time.Time `json:"since,omitempty"`     // when it connected to the namespace
 }
 
-// details keeps what the lifecycle connect notices of this node's own
-// sockets said of their connections, which the router does not keep. A
-// socket another node handed over (Socket.IO recovery) has none here; the
-// entry of one handed to another node is pruned (prune).
-type details struct {
-	mu sync.Mutex
-	m  map[string]detail // by ns + "\x00" + sid; guarded by mu
-}
-
-func detailKey(ns, sid string) string { return ns + "\x00" + sid }
-
-// get returns the detail of a socket.
-func (d *details) get(ns, sid string) detail {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.m[detailKey(ns, sid)]
-}
-
-// prune drops the entries of the sockets no longer attached here.
-func (d *details) prune(attached func(ns, sid string) bool) {
-	d.mu.Lock()
-	keys := make([]string, 0, len(d.m))
-	for k := range d.m {
-		keys = append(keys, k)
+// detailOf reads the handshake of a socket of this node (router.SocketInfo):
+// nothing of a socket another node handed over (Socket.IO recovery),
+// whose handshake has no URL, its connection's request being that node's.
+func (c *Console) detailOf(hs *contract.Handshake) detail {
+	if hs == nil || hs.URL == "" {
+		return detail{}
 	}
-	d.mu.Unlock()
-	for _, k := range keys {
-		ns, sid, _ := strings.Cut(k, "\x00")
-		if attached(ns, sid) {
-			continue
-		}
-		d.mu.Lock()
-		delete(d.m, k)
-		d.mu.Unlock()
-	}
-}
-
-// handleNotice records a lifecycle notice that this node published.
-func (c *Console) handleNotice(m *nats.Msg) {
-	if m.Header.Get(contract.HeaderNodeID) != c.r.InstanceID() || m.Header.Get(contract.HeaderReason) != "" {
-		return
-	}
-	ns, sid := m.Header.Get(contract.HeaderNs), m.Header.Get(contract.HeaderSid)
-	if ns == "" || sid == "" {
-		return
-	}
-	k := detailKey(ns, sid)
-	if strings.HasSuffix(m.Subject, "."+contract.LifecycleDisconnect) {
-		c.details.mu.Lock()
-		delete(c.details.m, k)
-		c.details.mu.Unlock()
-		return
-	}
-	var n contract.LifecycleNotice
-	if json.Unmarshal(m.Data, &n) != nil {
-		return
-	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	d := detail{Since: &now}
-	if hs := n.Handshake; hs != nil {
-		t := hs.Time
-		d = detail{Transport: c.transport(hs.URL), Address: hs.Address, Since: &t}
-	}
-	c.details.mu.Lock()
-	c.details.m[k] = d
-	c.details.mu.Unlock()
+	t := hs.Time
+	return detail{Transport: c.transport(hs.URL), Address: hs.Address, Since: &t}
 }
 
 // transport names the transport of a connection that opened with the
@@ -260,10 +202,10 @@ func (c *Console) sockets(req nodeRequest, rep *nodeReport) {
 	if limit < 1 || limit > maxSockets {
 		limit = maxSockets
 	}
-	list, total := c.r.LocalSocketList(req.NS, req.Room, limit)
+	list, total := c.r.LocalSockets(req.NS, req.Room, limit)
 	rep.Total = total
 	for _, s := range list {
-		rep.Sockets = append(rep.Sockets, socketInfo{NS: s.NS, SID: s.SID, User: s.User, Rooms: s.Rooms, Node: rep.Name, detail: c.details.get(s.NS, s.SID)})
+		rep.Sockets = append(rep.Sockets, socketInfo{NS: s.NS, SID: s.SID, User: s.User, Rooms: s.Rooms, Node: rep.Name, detail: c.detailOf(s.Handshake)})
 	}
 }
 

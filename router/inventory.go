@@ -18,22 +18,16 @@ import (
 // The inventory: what every node holds, for an operator's view of the
 // whole cluster (the Socket.IO Admin UI, socketio/adminui.go). Each node
 // answers the scatter op "inventory" with its NodeInfo and, when asked, a
-// page of its sockets, each with its handshake; a node's further pages are
-// asked of that node alone, so that no reply passes half of NATS's maximum
-// payload. WatchNotices follows what changes afterwards.
+// page of the snapshots of its sockets (SocketInfo, local.go), each with
+// its handshake; a node's further pages are asked of that node alone, so
+// that no reply passes half of NATS's maximum payload. WatchNotices
+// follows what changes afterwards.
 
 // opInventory is the scatter op of the inventory.
 const opInventory = "inventory"
 
 // maxPollingKeys bounds NodeInfo.Polling.
 const maxPollingKeys = 1000
-
-// Transporter may be implemented by a Conn to tell the inventory the
-// transport its client connection is on now ("polling", "websocket"). A
-// Conn that does not implement it is listed with no transport.
-type Transporter interface {
-	Transport() string
-}
 
 // SocketKey names a socket across the cluster: its namespace and sid.
 type SocketKey struct {
@@ -48,28 +42,6 @@ func (k SocketKey) String() string { return peerKey(k.NS, k.SID) }
 func parseSocketKey(s string) (SocketKey, bool) {
 	ns, sid, ok := strings.Cut(s, "\x00")
 	return SocketKey{NS: ns, SID: sid}, ok
-}
-
-// SocketInfo is one socket in the inventory.
-type SocketInfo struct {
-	NS    string   `json:"ns"`
-	SID   string   `json:"sid"`
-	User  string   `json:"user,omitempty"`
-	Rooms []string `json:"rooms"`
-	// Client names the client connection the socket is attached
-	// through: the same for every socket of that connection, unique
-	// across the cluster, and no credential (unlike a Socket.IO
-	// session id).
-	Client string `json:"client"`
-	// Transport is what the socket's Conn tells (Transporter); "" when
-	// it does not.
-	Transport string `json:"transport,omitempty"`
-	// Handshake is the handshake of the lifecycle connect notice. A
-	// socket that connected on another node (Adopt) has only its time
-	// there, when it came to this node: the rest stayed with that node.
-	// It is nil for a socket whose handshake alone would not fit in an
-	// inventory reply.
-	Handshake *contract.Handshake `json:"handshake,omitempty"`
 }
 
 // NodeInfo is one node in the inventory.
@@ -193,7 +165,7 @@ func (r *Router) askInventory(ctx context.Context, req scatterRequest) (*invento
 // the page of its sockets req asks for, within half of NATS's maximum
 // payload.
 func (r *Router) localInventory(req scatterRequest) *inventoryPage {
-	all := r.allSockets()
+	all := r.selectSockets("", "")
 	page := &inventoryPage{Info: NodeInfo{ID: r.nodes.id, Node: r.node}}
 	in := req.Inventory
 	if in == nil {
@@ -220,11 +192,11 @@ func (r *Router) localInventory(req scatterRequest) *inventoryPage {
 			listed = append(listed, s)
 		}
 	}
-	slices.SortFunc(listed, func(a, b *Socket) int { return strings.Compare(peerKey(a.ns, a.sid), peerKey(b.ns, b.sid)) })
+	sortSockets(listed)
 	full := int(r.bus.Main().NC().MaxPayload()/2) - len(marshal(page))
 	budget := full
 	for i, s := range listed {
-		e := SocketInfo{NS: s.ns, SID: s.sid, User: s.id.User, Rooms: s.Rooms(), Client: r.clientOf(s), Transport: transportOf(s), Handshake: s.info.handshake(s.since)}
+		e := r.describe(s)
 		n := len(marshal(e))
 		if n > full {
 			e.Handshake = nil // over a page alone: listed without it
@@ -260,28 +232,6 @@ func (r *Router) nodeFigures(info *NodeInfo, all []*Socket) {
 		}
 	}
 	info.PollingClients = len(polling)
-}
-
-// transportOf is what the Conn of s tells of its transport (Transporter),
-// or "".
-func transportOf(s *Socket) string {
-	if t, ok := s.conn.(Transporter); ok {
-		return t.Transport()
-	}
-	return ""
-}
-
-// allSockets returns every socket attached to this node.
-func (r *Router) allSockets() []*Socket {
-	var out []*Socket
-	for _, sp := range r.liveSpaces() {
-		sp.mu.RLock()
-		for _, s := range sp.sockets {
-			out = append(out, s)
-		}
-		sp.mu.RUnlock()
-	}
-	return out
 }
 
 // NoticeKind is what a Notice tells.

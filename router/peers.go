@@ -269,12 +269,7 @@ func (r *Router) recordPeer(id, name string, sockets []socketEntry) []socketEntr
 // at most snapshotPage of them, and the key to ask from next ("" at the
 // end).
 func (r *Router) localSocketPage(after string) ([]socketEntry, string) {
-	r.mu.RLock()
-	spaces := make([]*space, 0, len(r.spaces))
-	for _, sp := range r.spaces {
-		spaces = append(spaces, sp)
-	}
-	r.mu.RUnlock()
+	spaces := r.liveSpaces()
 	type keyed struct {
 		key string
 		e   socketEntry

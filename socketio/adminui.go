@@ -133,9 +133,10 @@ type adminWatch struct {
 // viewed is what the watch knows of a socket: enough to act on it and to
 // tell when its transport changed.
 type viewed struct {
-	node      string // instance id of the node that holds it
-	client    string // router.SocketInfo.Client
-	transport string // router.SocketInfo.Transport
+	node      string    // instance id of the node that holds it
+	client    string    // router.SocketInfo.Client
+	transport string    // router.SocketInfo.Transport
+	learned   time.Time // when the watch learned of it: an inventory asked before may not tell its transport
 }
 
 // newAdminUI returns the Admin UI of srv, whose ctl requests go on c.
@@ -318,7 +319,7 @@ func (ui *adminUI) begin(c *adminConn) {
 			if c.gone[k] {
 				continue // left since it was listed
 			}
-			w.view[k] = viewed{node: n.ID, client: si.Client, transport: si.Transport}
+			w.view[k] = viewed{node: n.ID, client: si.Client, transport: si.Transport, learned: time.Now()}
 			sockets = append(sockets, ui.serialize(si, n.Node))
 		}
 	}
@@ -435,7 +436,7 @@ func (ui *adminUI) apply(w *adminWatch, n router.Notice, details map[router.Sock
 			si = router.SocketInfo{NS: n.Key.NS, SID: n.Key.SID, User: n.User, Client: n.Key.SID, Handshake: n.Handshake}
 		}
 		si.Rooms = nil // the presence notices that follow tell its rooms
-		w.view[n.Key] = viewed{node: n.NodeID, client: si.Client, transport: si.Transport}
+		w.view[n.Key] = viewed{node: n.NodeID, client: si.Client, transport: si.Transport, learned: time.Now()}
 		ui.broadcast(adminEvent("socket_connected", ui.serialize(si, n.Node), now), nil)
 	case router.NoticeDisconnect:
 		delete(w.view, n.Key)
@@ -508,6 +509,7 @@ type adminNamespace struct {
 // stats sends every node's server_stats, and socket_updated for the
 // sockets whose transport changed since the UIs heard it.
 func (ui *adminUI) stats(w *adminWatch) {
+	asked := time.Now()
 	nodes, _, err := ui.srv.r.Inventory(w.ctx, false)
 	if err != nil {
 		ui.log.Debug("admin ui: server stats unavailable", "err", err)
@@ -551,17 +553,18 @@ func (ui *adminUI) stats(w *adminWatch) {
 			}
 		}
 	}
-	ui.transports(w, polling)
+	ui.transports(w, polling, asked)
 }
 
 // transports sends socket_updated for the sockets that left long-polling
 // (upgraded to WebSocket) or came to it (resumed on a new session), of
-// the nodes whose sockets on long-polling polling lists (adminUI.mu held).
-func (ui *adminUI) transports(w *adminWatch, polling map[string]map[string]bool) {
+// the nodes whose sockets on long-polling polling lists, as an inventory
+// asked at asked tells them (adminUI.mu held).
+func (ui *adminUI) transports(w *adminWatch, polling map[string]map[string]bool, asked time.Time) {
 	for k, v := range w.view {
 		onNode, listed := polling[v.node]
-		if !listed || v.transport == "" {
-			continue // a node that did not list them all, or a native socket
+		if !listed || v.transport == "" || v.learned.After(asked) {
+			continue // a node that did not list them all, a native socket, or one the inventory may predate
 		}
 		now := "websocket"
 		if onNode[k.String()] {

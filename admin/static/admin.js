@@ -388,12 +388,13 @@ function renderSockets(v) {
     (so) => `${so.node}/${so.sid}`,
     (so) => {
       const tr = row({ dataset: { sid: so.sid, node: so.node } }, "mono", "", "", "", "mono", "", "rooms-cell", "row-actions");
-      tr.lastChild.append(
+      const buttons = [
         el("button", { type: "button", class: "danger", dataset: { act: "disconnect" }, text: "Disconnect", onclick: () => act("disconnect", so) }),
         el("button", { type: "button", class: "secondary", dataset: { act: "join" }, text: "Join room", onclick: () => act("join", so) }),
         state.room ? el("button", { type: "button", class: "secondary", dataset: { act: "leave" }, text: "Leave room", onclick: () => act("leave", so) }) : null,
         el("button", { type: "button", class: "secondary", dataset: { act: "emit" }, text: "Emit", onclick: () => act("emit", so) }),
-      );
+      ];
+      tr.lastChild.append(...buttons.filter(Boolean)); // append would write a null as "null"
       return tr;
     },
     (tr, so) => {
