@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/routerd/routerd/internal/wsclose"
+	"github.com/routerd/routerd/internal/wscoalesce"
 )
 
 // wsConn is a session's WebSocket: a *websocket.Conn, or a tunnel to one
@@ -312,16 +313,29 @@ type unitsWriter interface {
 	WriteAll(units [][]byte) error
 }
 
+// upgrade upgrades a request to a session's WebSocket, whose writes
+// unitWriter coalesces.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	return wscoalesce.Upgrade(&s.up, w, r, nil)
+}
+
 // unitWriter returns what writes the units a take returns to conn: a
-// tunnel's WriteAll, or writeUnits through the coalescer under a
-// WebSocket the server upgraded.
+// tunnel's WriteAll, or, to a WebSocket the server upgraded, every packet
+// as a WebSocket message of its own, all in as few write calls as
+// package wscoalesce makes them.
 func unitWriter(conn wsConn) func(units [][]byte) error {
 	if uw, ok := conn.(unitsWriter); ok {
 		return uw.WriteAll
 	}
-	ws := conn.(*websocket.Conn)
-	co := ws.NetConn().(*coalescer)
-	return func(units [][]byte) error { return writeUnits(ws, co, units) }
+	w := wscoalesce.NewWriter(conn.(*websocket.Conn), writeWait)
+	return func(units [][]byte) error {
+		for _, u := range units {
+			if err := eachPacket(u, w.Write); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
+	}
 }
 
 // writeLoop writes queued units until the session closes, then the close

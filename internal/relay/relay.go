@@ -223,7 +223,6 @@ func (rl *Relay) unsubscribe() {
 // open tunnels.
 func (rl *Relay) Close() {
 	rl.mu.Lock()
-	defer rl.mu.Unlock()
 	if !rl.closed {
 		close(rl.done)
 	}
@@ -233,7 +232,17 @@ func (rl *Relay) Close() {
 		_ = h.sub.Unsubscribe()
 		delete(rl.held, subject)
 	}
+	rl.mu.Unlock()
+	// Once NATS has the unsubscriptions, a request for this node is answered
+	// no responders (the client's 404) rather than left to time out (504).
+	ctx, cancel := context.WithTimeout(context.Background(), closeFlush)
+	defer cancel()
+	_ = rl.o.Conn.Flush(ctx)
 }
+
+// closeFlush bounds how long Close waits for NATS to confirm the
+// unsubscriptions: a connection that is down does not hold a shutdown up.
+const closeFlush = time.Second
 
 // Wait waits until every forwarded request being served is answered.
 // Call it after Close.

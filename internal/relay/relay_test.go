@@ -237,6 +237,16 @@ type ownerEnd struct {
 	err error // what ended reading
 }
 
+// accept takes the tunnel tr, or answers 500 and returns nil.
+func accept(w http.ResponseWriter, tr *TunnelRequest) *Conn {
+	conn, err := tr.Accept()
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return nil
+	}
+	return conn
+}
+
 // echoTunnels takes tunnels of session "s1" and serves each: text "x"
 // comes back as "echo x", binary as it is, "batch" as a text message then
 // a batch of two; "bye" gets a close frame; the owner's Conn is closed
@@ -248,9 +258,8 @@ func echoTunnels(ends chan<- ownerEnd) func(http.ResponseWriter, *TunnelRequest)
 			_, _ = io.WriteString(w, "unknown session")
 			return
 		}
-		conn, err := tr.Accept()
-		if err != nil {
-			w.WriteHeader(http.StatusInternalServerError)
+		conn := accept(w, tr)
+		if conn == nil {
 			return
 		}
 		go func() {
@@ -474,5 +483,46 @@ func TestTunnelBatches(t *testing.T) {
 		if b.msgs > 1 && b.bytes > maxBatch+16 {
 			t.Errorf("a batch of %d messages in %d bytes (max %d)", b.msgs, b.bytes, maxBatch)
 		}
+	}
+}
+
+// TestTunnelCloseSent: once the edge's gorilla sent 1009 for an oversized
+// message, the owner's next write fails with websocket.ErrCloseSent, as it
+// would on a WebSocket of its own, and the owner ending the tunnel at once
+// leaves the client its close frame, not a reset.
+func TestTunnelCloseSent(t *testing.T) {
+	srv := natstest.Server(t, &server.Options{})
+	written := make(chan error, 1)
+	start(t, srv, ownerTag, echo, func(w http.ResponseWriter, tr *TunnelRequest) {
+		conn := accept(w, tr)
+		if conn == nil {
+			return
+		}
+		go func() {
+			defer conn.Close()
+			if _, _, err := conn.ReadMessage(); !errors.Is(err, websocket.ErrReadLimit) {
+				written <- fmt.Errorf("read %w, want %w", err, websocket.ErrReadLimit)
+				return
+			}
+			written <- conn.WriteAll([][]byte{[]byte("late")})
+		}()
+	})
+	web := edgeServer(context.Background(), t, start(t, srv, edgeTag, echo, refuseTunnels), nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(web.URL, "http")+"/?to="+ownerTag+"&sid=s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte{'x'}, 1025)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+	_, msg, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("read %q %v, want close %d", msg, err, websocket.CloseMessageTooBig)
+	}
+	if err := receive(t, written, "the owner's write"); !errors.Is(err, websocket.ErrCloseSent) {
+		t.Fatalf("the owner's write after 1009: %v, want %v", err, websocket.ErrCloseSent)
 	}
 }

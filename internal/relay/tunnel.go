@@ -16,6 +16,7 @@ import (
 	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/internal/wsclose"
+	"github.com/routerd/routerd/internal/wscoalesce"
 	"github.com/routerd/routerd/metrics"
 )
 
@@ -34,9 +35,14 @@ import (
 //     Options.MaxBytes) where that ended it, and last end (the edge let go
 //     of the connection: no more answers will come);
 //   - owner to client, on $routerd.P.eio.{edge}.ws.{id}: batch (messages
-//     written one after the other; see AppendBatch), text or binary (one
+//     written one after the other, in as few write calls as package
+//     wscoalesce makes them; see AppendBatch), text or binary (one
 //     message), close (a close frame to send) or end (drop the
-//     connection). An answer with Eio-Error says the write failed.
+//     connection). An answer with Eio-Error says the write failed; with
+//     Eio-Type close too, it failed because the client has a close frame
+//     already (websocket.ErrCloseSent: gorilla sent 1009 for an oversized
+//     message, or answered the client's close), and the edge lingers for
+//     the client's answer whatever the owner does next.
 //
 // The edge enforces Options.MaxBytes and answers pings itself. A relayed
 // WebSocket costs a NATS round trip per exchange each way, so it is slower
@@ -108,7 +114,7 @@ func (rl *Relay) Tunnel(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil
 	}
 	up := rl.names.Tunnel(tag, id)
-	conn, err := rl.o.Upgrader.Upgrade(w, r, nil)
+	conn, err := wscoalesce.Upgrade(rl.o.Upgrader, w, r, nil)
 	if err != nil {
 		_ = rl.o.Conn.NC().PublishMsg(tunnelMsg(up, tunnelEnd, nil))
 		return nil // the upgrader answered
@@ -195,9 +201,10 @@ func tunnelMsg(subject, typ string, data []byte) *nats.Msg {
 // edge is the edge's side of a tunnel: it writes what the owner sends.
 type edge struct {
 	once  sync.Once
-	ready chan struct{}   // closed by start
-	conn  *websocket.Conn // set by start; nil when the upgrade failed
-	end   func()          // ends the tunnel: drops the connection
+	ready chan struct{}      // closed by start
+	conn  *websocket.Conn    // set by start; nil when the upgrade failed
+	w     *wscoalesce.Writer // writes to conn; set by start
+	end   func()             // ends the tunnel: drops the connection
 
 	asking context.Context // the requests to the owner; ends with the tunnel, or when the owner let go
 	letGo  func()          // ends asking
@@ -216,11 +223,13 @@ func (e *edge) linger() {
 	}
 }
 
-// start lets down write to conn (nil: drop what the owner sends). Only the
-// first call counts.
+// start lets down write to conn, from wscoalesce.Upgrade (nil: drop what
+// the owner sends). Only the first call counts.
 func (e *edge) start(conn *websocket.Conn) {
 	e.once.Do(func() {
-		e.conn = conn
+		if conn != nil {
+			e.conn, e.w = conn, wscoalesce.NewWriter(conn, writeWait)
+		}
 		close(e.ready)
 	})
 }
@@ -232,20 +241,17 @@ func (e *edge) down(m *nats.Msg) {
 	if e.conn == nil {
 		return
 	}
-	write := func(msg Message) error {
-		typ := websocket.TextMessage
-		if msg.Binary {
-			typ = websocket.BinaryMessage
-		}
-		_ = e.conn.SetWriteDeadline(deadline())
-		return e.conn.WriteMessage(typ, msg.Data)
-	}
 	var err error
 	switch m.Header.Get(hdrType) {
 	case tunnelText, tunnelBinary:
-		err = write(Message{Binary: m.Header.Get(hdrType) == tunnelBinary, Data: m.Data})
+		if err = e.w.Write(m.Header.Get(hdrType) == tunnelBinary, m.Data); err == nil {
+			err = e.w.Flush()
+		}
 	case tunnelBatch:
-		err = EachMessage(m.Data, write)
+		err = EachMessage(m.Data, func(msg Message) error { return e.w.Write(msg.Binary, msg.Data) })
+		if err == nil {
+			err = e.w.Flush()
+		}
 	case tunnelClose:
 		err = e.conn.WriteControl(websocket.CloseMessage, m.Data, deadline())
 		if errors.Is(err, websocket.ErrCloseSent) {
@@ -266,11 +272,19 @@ func (e *edge) down(m *nats.Msg) {
 		return
 	}
 	reply := nats.NewMsg(m.Reply)
-	if err != nil {
+	switch {
+	case errors.Is(err, websocket.ErrCloseSent):
+		// gorilla sent a close frame itself (1009 for an oversized
+		// message, or its answer to the client's close): relayUp ends by
+		// itself and lingers before it closes the socket, so the client
+		// gets the frame. The owner ends the tunnel next: with closed set,
+		// its end does not drop the connection under relayUp.
+		e.closed.Store(true)
 		reply.Header.Set(hdrError, err.Error())
-		if !errors.Is(err, websocket.ErrCloseSent) { // else the client is being closed
-			e.end()
-		}
+		reply.Header.Set(hdrType, tunnelClose)
+	case err != nil:
+		reply.Header.Set(hdrError, err.Error())
+		e.end()
 	}
 	_ = m.RespondMsg(reply)
 }
@@ -484,6 +498,10 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 	return c.send(tunnelClose, data, deadline)
 }
 
+// send sends the edge a message of Eio-Type typ and waits for its answer
+// until deadline (zero: writeWait from now). Where the edge found a close
+// frame sent to the client already, the error wraps
+// websocket.ErrCloseSent, as a *websocket.Conn's write's would.
 func (c *Conn) send(typ string, data []byte, deadline time.Time) error {
 	if deadline.IsZero() {
 		deadline = time.Now().Add(writeWait)
@@ -494,10 +512,14 @@ func (c *Conn) send(typ string, data []byte, deadline time.Time) error {
 	if err != nil {
 		return fmt.Errorf("relay: websocket tunnel: write: %w", err)
 	}
-	if e := reply.Header.Get(hdrError); e != "" {
+	switch e := reply.Header.Get(hdrError); {
+	case e == "":
+		return nil
+	case reply.Header.Get(hdrType) == tunnelClose:
+		return fmt.Errorf("relay: websocket tunnel: write: %w", websocket.ErrCloseSent)
+	default:
 		return fmt.Errorf("relay: websocket tunnel: write: %s", e)
 	}
-	return nil
 }
 
 // SetReadLimit does nothing: the edge reads with its own limit.
