@@ -16,8 +16,7 @@ const (
 	streamsTimeout = 2 * time.Second // bound on reading them
 )
 
-// streamView is a namespace's history stream (README, History and
-// recovery) as JetStream reports it.
+// streamView is a namespace's history stream (docs/history.md) as JetStream reports it.
 type streamView struct {
 	Name     string     `json:"name"`
 	NS       string     `json:"ns"`

@@ -89,7 +89,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, ns string, policy conf
 	return router.Identity{}, nil
 }
 
-// Claims are the JWT claims routerd reads (SPEC §4).
+// Claims are the JWT claims routerd reads (docs/protocol.md#authentication).
 type Claims struct {
 	jwt.RegisteredClaims
 	// NS lists the namespace names or globs the token is valid for; empty: any.
@@ -163,7 +163,7 @@ func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMess
 	defer cancel()
 	m, err := a.bus.For(ns).NC().RequestMsgWithContext(ctx, &nats.Msg{Subject: a.subj.Auth(ns), Data: raw, Header: h})
 	if err != nil {
-		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "auth backend unavailable: %v", err)
+		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "%s", authUnavailable(err))
 	}
 	var rep contract.AuthReply
 	if err := json.Unmarshal(m.Data, &rep); err != nil {
@@ -177,4 +177,16 @@ func (a *Authenticator) backend(ctx context.Context, ns string, raw json.RawMess
 		return router.Identity{}, router.Errorf(contract.CodeUnauthorized, "%s", msg)
 	}
 	return router.Identity{User: rep.User, Rooms: rep.Rooms}, nil
+}
+
+// authUnavailable says why no auth reply came, in the client's terms: the
+// NATS client's own error text is routerd's business, not the client's.
+func authUnavailable(err error) string {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return "no auth backend is listening"
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "the auth backend did not answer in time"
+	}
+	return "the auth backend is unavailable"
 }

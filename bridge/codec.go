@@ -12,7 +12,7 @@ import (
 	"github.com/routerd/routerd/router"
 )
 
-// clientFrame is one decoded client frame (SPEC §2). Pointer fields are nil
+// clientFrame is one decoded client frame (docs/protocol.md). Pointer fields are nil
 // when absent.
 type clientFrame struct {
 	Type   string          `json:"type"`

@@ -17,7 +17,7 @@ type handler func(c *conn, f *clientFrame) (json.RawMessage, error)
 // that the frame gets none.
 var errReplied = errors.New("replied")
 
-// handlerFor returns the handler of a client frame type (SPEC §2).
+// handlerFor returns the handler of a client frame type (docs/protocol.md).
 func handlerFor(typ string) (handler, bool) {
 	switch typ {
 	case "connect":
@@ -228,7 +228,7 @@ func onHistory(c *conn, f *clientFrame) (json.RawMessage, error) {
 	return append(b, "]}"...), nil
 }
 
-// defaultHistoryLimit is a history frame's limit when it gives none (SPEC §2).
+// defaultHistoryLimit is a history frame's limit when it gives none (docs/protocol.md).
 const defaultHistoryLimit = 50
 
 type seqData struct {

@@ -1,6 +1,6 @@
 package bridge_test
 
-// Tests of the connection limits of SPEC §2 and §6 (frame size, liveness,
+// Tests of the connection limits of docs/protocol.md and docs/configuration.md (frame size, liveness,
 // send queue, rate, connections), of the close codes that end a connection
 // and of the graceful shutdown, through a whole node (internal/routertest).
 

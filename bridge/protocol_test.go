@@ -1,6 +1,6 @@
 package bridge_test
 
-// Tests of the wire side of the WebSocket protocol (SPEC §2): the hello
+// Tests of the wire side of the WebSocket protocol (docs/protocol.md): the hello
 // frame, the subprotocol, frame decoding and splitting, data compaction,
 // error frames and bad input. Each test starts a whole node in-process
 // (internal/routertest: embedded NATS, router, bridge, HTTP) and talks to it

@@ -1,6 +1,6 @@
 // Package bridge is routerd's WebSocket side: it upgrades HTTP requests,
 // runs one reader goroutine per connection (and a flusher while frames are
-// queued for it), decodes client frames (SPEC §2), applies the
+// queued for it), decodes client frames (docs/protocol.md), applies the
 // per-connection limits, and hands every request to package router. It
 // never builds a NATS subject.
 package bridge

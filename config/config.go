@@ -3,7 +3,7 @@
 // Sources are applied in this order, each overriding the one before:
 // built-in defaults, the YAML file, ROUTER_* environment variables, command-line
 // flags. The result is a typed, validated Config; nothing else in routerd reads
-// koanf. See SPEC §6 and docs/configuration.md for every key.
+// koanf. See docs/configuration.md for every key.
 //
 // The life of a configuration: NewFlagSet defines the flags, the caller
 // parses them, Load merges the sources with koanf, decodes the merged tree
@@ -330,7 +330,7 @@ type Namespace struct {
 	History        *History `koanf:"history"`         // nil: no history
 }
 
-// History keeps the last MaxMsgs events of each room for MaxAge (SPEC §5).
+// History keeps the last MaxMsgs events of each room for MaxAge (docs/history.md).
 // It requires nats.jetstream.enabled or an external nats.url. The keys
 // after Replicas are extensions; 0 means their default.
 type History struct {
@@ -393,7 +393,7 @@ func (h History) GlobIdleTimeout() time.Duration {
 	return DefaultIdleTimeout
 }
 
-// SocketIO is the Socket.IO compatibility endpoint (SPEC §7).
+// SocketIO is the Socket.IO compatibility endpoint (docs/socketio.md).
 type SocketIO struct {
 	Enabled bool   `koanf:"enabled"`
 	Path    string `koanf:"path"` // default /socket.io/

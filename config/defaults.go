@@ -8,8 +8,8 @@ import (
 // DefaultNodeName is the node name used when the host name is unusable.
 const DefaultNodeName = "routerd"
 
-// Default returns the built-in configuration: every default of SPEC §6 and
-// no namespaces. Node.Name is the host name with every byte outside
+// Default returns the built-in configuration: every default of docs/configuration.md
+// and no namespaces. Node.Name is the host name with every byte outside
 // visible ASCII replaced by "-" and cut to 64 bytes, or DefaultNodeName
 // when the host name is unavailable.
 func Default() Config {
@@ -50,7 +50,7 @@ func Default() Config {
 }
 
 // DefaultNamespace returns the policy a namespace entry starts from before
-// its own keys apply (SPEC §4): auth none, client_join true, client_publish
+// its own keys apply (docs/protocol.md#namespace-policy): auth none, client_join true, client_publish
 // members, direct false, presence true, presence_events false, no history.
 func DefaultNamespace() Namespace {
 	return Namespace{

@@ -15,7 +15,7 @@ type keyDoc struct {
 	help string
 	// more is the rest of the reference's description (Markdown), or "".
 	more string
-	// ext marks a key that SPEC §6 does not have (an extension).
+	// ext marks a key the original specification did not have (an extension).
 	ext bool
 	// def describes a default that is no constant, in place of the value
 	// Default() holds: the host name, or no default at all.
@@ -197,7 +197,7 @@ func keyDocs() map[string]keyDoc {
 		},
 		"limits.ack_timeout": {
 			help: "how long a server-bound request waits for a backend's reply, and a backend's request for a client's answer",
-			more: "at most 10m; see [Asking clients for acks](../README.md#asking-clients-for-acks)",
+			more: "at most 10m; see [Asking clients for acks](backends.md#asking-clients-for-acks)",
 		},
 		"limits.max_namespaces_per_connection": {
 			help: "most namespaces one connection (WebSocket or Socket.IO session) may attach",
@@ -244,7 +244,7 @@ func keyDocs() map[string]keyDoc {
 		},
 		"namespaces.<name>.history": {
 			help: "room history on JetStream",
-			more: "absent: none. Requires `nats.jetstream.enabled`, an external `nats.url` with JetStream, or the hub's JetStream (`nats.leafnodes` and `nats.jetstream.domain`); see [History and recovery](../README.md#history-and-recovery-jetstream)",
+			more: "absent: none. Requires `nats.jetstream.enabled`, an external `nats.url` with JetStream, or the hub's JetStream (`nats.leafnodes` and `nats.jetstream.domain`); see [history](history.md)",
 		},
 		"namespaces.<name>.history.max_msgs": {
 			help: "events kept per room",
@@ -281,7 +281,7 @@ func keyDocs() map[string]keyDoc {
 
 		"socketio.enabled": {
 			help: "serve the Socket.IO compatibility endpoint",
-			more: "for `socket.io-client` 4.x; see [Socket.IO compatibility](../README.md#socketio-compatibility)",
+			more: "for `socket.io-client` 4.x; see [Socket.IO compatibility](socketio.md)",
 		},
 		"socketio.path": {
 			help: "path of the Socket.IO endpoint",
@@ -327,7 +327,7 @@ func keyDocs() map[string]keyDoc {
 
 		"admin.enabled": {
 			help: "serve the admin console at admin.path",
-			more: "the whole cluster live (nodes, namespaces, rooms, sockets, history streams, rates) and actions on sockets through `ctl`; needs `admin.users` or `admin.jwt_claim`. See [the README](../README.md#admin-console) and [security](security.md#the-admin-console)",
+			more: "the whole cluster live (nodes, namespaces, rooms, sockets, history streams, rates) and actions on sockets through `ctl`; needs `admin.users` or `admin.jwt_claim`. See [the admin console](admin.md) and [security](security.md#the-admin-console)",
 			ext:  true,
 		},
 		"admin.path": {

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// maxNameLen bounds namespace names (SPEC §1) and node names.
+// maxNameLen bounds namespace names (docs/protocol.md#names) and node names.
 const maxNameLen = 64
 
 // maxPatternLen bounds namespace glob keys; character classes make them

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Validate checks c against the rules of SPEC §4 and §6 and returns a
+// Validate checks c against the rules of docs/configuration.md and returns a
 // *Problems listing everything wrong, sorted by key path, or nil. It reads
 // the file system to check that the files c names can be read, and changes
 // nothing.

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Socket.IO event routing actions (SPEC §7), the values of socketio.events.
+// Socket.IO event routing actions (docs/socketio.md), the values of socketio.events.
 const (
 	ActionJoin         = "join"
 	ActionLeave        = "leave"
@@ -19,7 +19,7 @@ const (
 	ActionServer       = "server"
 )
 
-// maxEventLen bounds event names (SPEC §1).
+// maxEventLen bounds event names (docs/protocol.md#names).
 const maxEventLen = 64
 
 // validateAuth checks auth.jwt against the namespaces that use it.
@@ -143,7 +143,7 @@ func (c *Config) validateSocketIO(p *Problems) {
 	}
 }
 
-// validEventName reports whether s is a client event name (SPEC §1): 1..64
+// validEventName reports whether s is a client event name (docs/protocol.md#names): 1..64
 // bytes of UTF-8, no control characters, not reserved ("$...").
 func validEventName(s string) bool {
 	if len(s) == 0 || len(s) > maxEventLen || !utf8.ValidString(s) || strings.HasPrefix(s, "$") {

@@ -8,9 +8,9 @@
 // of control requests and replies, auth replies and presence and lifecycle
 // notices.
 //
-// The contract itself is the README's "NATS subjects (the backend
-// contract)" and "Authentication" sections; this package says the same in
-// Go and follows them. It depends on the standard library only: a backend
+// The contract itself is docs/backends.md (subjects, headers, payloads, ctl,
+// the auth request, client acks); this package says the same in
+// Go and follows it. It depends on the standard library only: a backend
 // needs no SDK, and importing this package brings in nothing of routerd's
 // daemon.
 package contract

@@ -53,7 +53,7 @@ func NewSubjects(prefix string) Subjects { return Subjects{prefix: prefix} }
 func (s Subjects) Prefix() string { return s.prefix }
 
 // HistoryStream is the name of the JetStream stream that keeps the room
-// history of namespace ns (README, "History and recovery"):
+// history of namespace ns (docs/history.md):
 // routerd_{P}_{ns}, with the prefix's dots as underscores. A backend reads
 // a room's history from it (the subject filter is Room(ns, room, "*")).
 func (s Subjects) HistoryStream(ns string) string {

@@ -2,7 +2,7 @@ package daemon_test
 
 // The backend contract package (contract) against a running node: a Go
 // backend that builds subjects and bodies with it and reads routerd's
-// replies, notices and headers into its types gets what the README says.
+// replies, notices and headers into its types gets what docs/backends.md says.
 
 import (
 	"encoding/json"

@@ -1,6 +1,6 @@
 package router_test
 
-// Tests of SPEC §3, the NATS subjects that make up the backend contract:
+// Tests of docs/backends.md, the NATS subjects that make up the backend contract:
 // what the router publishes for clients (subjects, escaping, headers,
 // payloads), what backends publish to reach clients, server-bound work
 // queues, presence and lifecycle notices, and per-publisher ordering. Every
@@ -139,7 +139,7 @@ func TestDirectEmitSubject(t *testing.T) {
 	noField(t, f, "room")
 }
 
-// escapeCases are names and the subject tokens SPEC §3 maps them to.
+// escapeCases are names and the subject tokens docs/backends.md maps them to.
 var escapeCases = []struct{ name, token string }{
 	{"lobby", "lobby"},
 	{"x_y-Z9", "x_y-Z9"},
@@ -370,7 +370,7 @@ func TestBackendBroadcast(t *testing.T) {
 	multi.None(routertest.IsEvent("alert"))
 	onlyOther.C.None(routertest.IsEvent("alert"))
 
-	// Router-Exclude works on broadcasts too (extension, README).
+	// Router-Exclude works on broadcasts too (extension, docs/backends.md).
 	routertest.Publish(t, nc, "router.chat.broadcast.alert2", nil, nats.Header{"Router-Exclude": {noRoom.SID}})
 	inRoom.C.Next(routertest.IsEvent("alert2"))
 	otherRoom.C.Next(routertest.IsEvent("alert2"))
@@ -724,7 +724,7 @@ func TestUserSubject(t *testing.T) {
 	carol.C.None(routertest.IsEvent("note"))
 	anon.C.None(routertest.IsEvent("note"))
 
-	// Router-Exclude works on user publishes too (extension, README).
+	// Router-Exclude works on user publishes too (extension, docs/backends.md).
 	routertest.Publish(t, nc, "router.secure.user.alice.other_tab", nil, nats.Header{"Router-Exclude": {alice1.SID}})
 	alice2.C.Next(routertest.IsEvent("other_tab"))
 	alice1.C.None(routertest.IsEvent("other_tab"))

@@ -1,6 +1,6 @@
 package router_test
 
-// Tests of the control requests of SPEC §3 (P.{ns}.ctl.{op}): server-side
+// Tests of the control requests of docs/backends.md (P.{ns}.ctl.{op}): server-side
 // join and leave, kicks, cluster-wide presence and room lists, the error
 // replies to bad requests, and the reply subjects never answered, through
 // a whole node (internal/routertest).
@@ -74,7 +74,7 @@ func TestCtlJoinLeave(t *testing.T) {
 		t.Errorf("presence after ctl join: %v, want %v", got, want)
 	}
 	// Joining again changes nothing, and counts the socket as in the room
-	// (README: join counts the selected sockets in the room afterwards);
+	// (docs/extensions.md: join counts the selected sockets in the room afterwards);
 	// no second notice (the next one below is the leave).
 	routertest.WantCount(t, "join again", routertest.CtlCall(t, nc, "router.chat.ctl.join", `{"sid":"`+a.SID+`","room":"lobby"}`), 1)
 	// The socket is a member like any other: it may publish to the room.

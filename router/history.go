@@ -16,7 +16,7 @@ import (
 	"github.com/routerd/routerd/internal/bus"
 )
 
-// Room history on JetStream (SPEC §5).
+// Room history on JetStream (docs/history.md).
 //
 // Every namespace with history has one stream (relay.Names.HistoryStream),
 // capturing P.{ns}.room.*.* — so events published by clients and by

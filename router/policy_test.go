@@ -1,6 +1,6 @@
 package router_test
 
-// Tests of the namespace policy of SPEC §4: client_join, client_publish,
+// Tests of the namespace policy of docs/protocol.md#namespace-policy: client_join, client_publish,
 // direct, presence, presence_events, history, and glob namespace keys, each
 // checked through a whole node (internal/routertest).
 

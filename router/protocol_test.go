@@ -1,6 +1,6 @@
 package router_test
 
-// Tests of the router's side of the WebSocket protocol (SPEC §2): connect
+// Tests of the router's side of the WebSocket protocol (docs/protocol.md): connect
 // and sids, multiplexed namespaces, disconnect, rooms and their names,
 // emits to rooms and sockets, server-bound events, presence and the pinned
 // error codes. Each test starts a whole node in-process
@@ -22,7 +22,7 @@ import (
 	"github.com/routerd/routerd/internal/routertest"
 )
 
-// protoSID is what a sid looks like (SPEC §1): at least 96 random bits
+// protoSID is what a sid looks like (docs/protocol.md#names): at least 96 random bits
 // written with [A-Za-z0-9_-] only, so at least 16 characters.
 var protoSID = regexp.MustCompile(`^[A-Za-z0-9_-]{16,}$`)
 

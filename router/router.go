@@ -250,7 +250,7 @@ func (r *Router) policy(ns string) (config.Namespace, error) {
 	return p, nil
 }
 
-// validRoom checks a room name against SPEC §1 and limits.max_name_bytes.
+// validRoom checks a room name against docs/protocol.md#names and limits.max_name_bytes.
 func (r *Router) validRoom(room string) error {
 	if !contract.ValidRoomName(room, r.cfg.Limits.MaxNameBytes) {
 		return Errorf(contract.CodeInvalidName, "room name must be 1..%d bytes of UTF-8 without control characters", r.cfg.Limits.MaxNameBytes)

@@ -527,7 +527,7 @@ func (s *Socket) Presence(ctx context.Context, room string) (Presence, error) {
 // History returns up to limit events of room's history with seq < before
 // (before 0: the newest), oldest first: a history frame's scrollback. The
 // room's history is its last max_msgs events. Namespaces without history
-// refuse it (SPEC §2); a socket may read the rooms it is in and those it may
+// refuse it (docs/protocol.md); a socket may read the rooms it is in and those it may
 // join.
 func (s *Socket) History(ctx context.Context, room string, limit int, before uint64) ([]*Event, error) {
 	if s.hist == nil {
@@ -551,7 +551,7 @@ func (s *Socket) History(ctx context.Context, room string, limit int, before uin
 
 // JoinSince joins room like Join and, where the namespace keeps history,
 // first replays to the socket every retained event of the room with seq >
-// since, then continues live with no gap and no duplicate (SPEC §5).
+// since, then continues live with no gap and no duplicate (docs/history.md).
 // recovered is false when events after since were already dropped by
 // retention. Without history it is Join, and recovered is false. The
 // replayed events are sent before JoinSince returns.

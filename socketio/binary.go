@@ -12,7 +12,7 @@ import (
 // Binary attachments. Socket.IO sends a binary value as a placeholder in
 // the packet's JSON ({"_placeholder":true,"num":N}) followed by the bytes
 // as separate Engine.IO packets. routerd's data is JSON, where a binary
-// value is {"$binary":"<standard base64>"} (SPEC §7). Both ways the JSON
+// value is {"$binary":"<standard base64>"} (docs/socketio.md). Both ways the JSON
 // text is kept as it is and only those objects are replaced, so the size
 // of the result is known before it is built.
 

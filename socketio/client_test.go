@@ -11,7 +11,7 @@ import (
 	"github.com/routerd/routerd/internal/routertest"
 )
 
-// TestAuth: the CONNECT auth object is the one of SPEC §2: JWT applies;
+// TestAuth: the CONNECT auth object is the one of docs/protocol.md: JWT applies;
 // refusals are CONNECT_ERROR with the code in data.
 func TestAuth(t *testing.T) {
 	cfg := sioConfig(t)

@@ -158,7 +158,7 @@ func disconnectUnit(nsp string) []byte {
 	return appendSIO([]byte{eioMessage}, sioDisconnect, 0, nsp, noID, nil)
 }
 
-// argsData maps the arguments of an emit to routerd data (SPEC §7): none is
+// argsData maps the arguments of an emit to routerd data (docs/socketio.md): none is
 // null, one is the data, several travel as a JSON array.
 func argsData(args []json.RawMessage) json.RawMessage {
 	switch len(args) {

@@ -11,7 +11,7 @@ import (
 )
 
 // sioConfig is routertest's config with Socket.IO on: "/" is namespace
-// chat, and the routing table of SPEC §7.
+// chat, and the routing table of docs/socketio.md.
 func sioConfig(t *testing.T) config.Config {
 	t.Helper()
 	cfg := routertest.Config(t)
@@ -88,7 +88,7 @@ func TestTransports(t *testing.T) {
 	}
 }
 
-// TestRoutingActions: every action of SPEC §7's table, acks included.
+// TestRoutingActions: every action of docs/socketio.md's table, acks included.
 func TestRoutingActions(t *testing.T) {
 	n := routertest.Start(t, sioConfig(t))
 	d := startDriver(t)
@@ -264,7 +264,7 @@ func TestBinary(t *testing.T) {
 }
 
 // TestNamespaces: several namespaces multiplexed on one connection, the
-// mapping of SPEC §7, CONNECT_ERROR for unknown ones.
+// mapping of docs/socketio.md, CONNECT_ERROR for unknown ones.
 func TestNamespaces(t *testing.T) {
 	cfg := sioConfig(t)
 	ops := config.DefaultNamespace()

@@ -30,7 +30,7 @@ func (r resume) valid() bool {
 
 // splitAuth takes pid and offset (connection state recovery, added by
 // socket.io-client) out of a CONNECT's auth object; the rest is the auth
-// object the namespace's auth policy sees (SPEC §2).
+// object the namespace's auth policy sees (docs/protocol.md).
 func splitAuth(data json.RawMessage) (json.RawMessage, resume) {
 	var m map[string]json.RawMessage
 	if data == nil || json.Unmarshal(data, &m) != nil {

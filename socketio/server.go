@@ -1,4 +1,4 @@
-// Package socketio is routerd's Socket.IO transport (SPEC §7): Engine.IO v4
+// Package socketio is routerd's Socket.IO transport (docs/socketio.md): Engine.IO v4
 // (HTTP long-polling with the upgrade to WebSocket, and WebSocket only)
 // carrying Socket.IO v5 packets, so that apps built on the official
 // socket.io-client connect unchanged. It maps Socket.IO namespaces and
@@ -159,7 +159,7 @@ func Pattern(path string) string {
 	return strings.TrimSuffix(path, "/") + "/"
 }
 
-// namespace maps a Socket.IO namespace to a routerd namespace (SPEC §7):
+// namespace maps a Socket.IO namespace to a routerd namespace (docs/socketio.md):
 // one listed in socketio.namespaces, else "/x" names namespace x when it
 // is declared.
 func (s *Server) namespace(nsp string) (string, *codec, bool) {

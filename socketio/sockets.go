@@ -458,7 +458,7 @@ func (s *session) onDisconnect(pkt sioPacket) {
 	}
 }
 
-// onEvent routes an event by its action in socketio.events (SPEC §7).
+// onEvent routes an event by its action in socketio.events (docs/socketio.md).
 func (s *session) onEvent(pkt sioPacket) {
 	n := s.socket(pkt.nsp)
 	if n == nil {

@@ -1,6 +1,6 @@
 // TypeScript declarations of the routerd browser client (client.js beside
 // this file), served by routerd at /client.d.ts and installable as the npm
-// package in this directory (package.json; README.md, "Browser client").
+// package in this directory (package.json; docs/client.md).
 //
 // They declare the client's API, nothing else: the members client.js uses
 // between its own classes (RouterClient's request, send, fire and connection
@@ -12,9 +12,9 @@
 export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed";
 
 /**
- * An error code: one of routerd's (README.md, "Error codes"), any code a
- * backend replied with in a Router-Error header, or the client's own
- * "closed" (the connection went away, or was never open).
+ * An error code: one of routerd's (docs/protocol.md, "Errors and close
+ * codes"), any code a backend replied with in a Router-Error header, or
+ * the client's own "closed" (the connection went away, or was never open).
  */
 export type ErrorCode =
   | "bad_frame"
@@ -161,8 +161,9 @@ export interface HistoryEvent {
 
 /**
  * RouterError is what failed requests reject with: `code` is the error
- * frame's code (README.md, "Error codes"), or "timeout" when no reply came in
- * time, or "closed" when the connection went away first.
+ * frame's code (docs/protocol.md, "Errors and close codes"), or "timeout"
+ * when no reply came in time, or "closed" when the connection went away
+ * first.
  */
 export class RouterError extends Error {
   constructor(code: ErrorCode, message?: string, frame?: ErrorFrame);

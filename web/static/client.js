@@ -1,6 +1,6 @@
 // routerd browser client: an ES module with no dependencies, served by
-// routerd at /client.js. It speaks the JSON WebSocket protocol (README.md,
-// "WebSocket protocol") and reconnects by itself.
+// routerd at /client.js. It speaks the JSON WebSocket protocol (docs/protocol.md
+// in the routerd repository) and reconnects by itself.
 //
 //   import { RouterClient } from "/client.js";
 //   const r = new RouterClient();              // ws(s)://<this host>/ws
@@ -22,8 +22,9 @@ const DEFAULTS = { reconnect: true, minDelay: 500, maxDelay: 10000, ackTimeout: 
 
 /**
  * RouterError is what failed requests reject with: `code` is the error
- * frame's code (README.md, "Error codes"), or "timeout" when no reply came in
- * time, or "closed" when the connection went away first.
+ * frame's code (docs/protocol.md, "Errors and close codes"), or "timeout"
+ * when no reply came in time, or "closed" when the connection went away
+ * first.
  */
 export class RouterError extends Error {
   constructor(code, message, frame) {
@@ -337,7 +338,7 @@ export class Namespace extends Emitter {
   /**
    * join joins a room; it resolves with the ack's data. `since` replays the
    * room's events after that seq (0: all it keeps) before going on live,
-   * and the data says {recovered} (SPEC §5); the replayed events reach the
+   * and the data says {recovered} (docs/history.md); the replayed events reach the
    * listeners before join resolves.
    */
   async join(room, { since } = {}) {
