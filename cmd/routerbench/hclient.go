@@ -40,6 +40,25 @@ type histPayload struct {
 	Seq uint64 `json:"seq"` // in an emit's ack
 }
 
+// origin is how a received event came: on which connection (dials-1) and
+// whether live (after the join's ack) or replayed before it.
+type origin struct {
+	conn int
+	live bool
+}
+
+// join is what a connection's join asked and was told.
+type join struct {
+	since     uint64 // 0: no since (the first join)
+	acked     bool
+	recovered bool // the ack's {"recovered"}: false when events may be missing
+}
+
+// joinAck is the data of a join's ack.
+type joinAck struct {
+	Recovered *bool `json:"recovered"`
+}
+
 // ackedEvent is an emit the server acked with its seq.
 type ackedEvent struct {
 	seq uint64
@@ -68,6 +87,8 @@ type hclient struct {
 	sid        string
 	joined     bool
 	received   []uint64 // seqs, ascending
+	origin     []origin // how each of received came, index for index
+	joins      []join   // the join of each connection, by dials-1
 	dups       int
 	disorder   int
 	nextID     uint64
@@ -116,6 +137,7 @@ func (c *hclient) session(ctx context.Context, url string) error {
 	defer ws.Close()
 	c.mu.Lock()
 	c.ws, c.sid, c.dials = ws, "", c.dials+1
+	c.joins = append(c.joins, join{})
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -153,6 +175,7 @@ func (c *hclient) frame(ws *websocket.Conn, line []byte) error {
 		join := fmt.Appendf(nil, `{"type":"join","ns":%s,"room":%s,"id":%d`, jsonString(c.ns), jsonString(c.room), joinID)
 		if n := len(c.received); n > 0 {
 			join = fmt.Appendf(join, `,"since":%d`, c.received[n-1])
+			c.joins[c.dials-1].since = c.received[n-1]
 		}
 		c.mu.Unlock()
 		return c.send(ws, append(join, '}'))
@@ -168,6 +191,10 @@ func (c *hclient) frame(ws *websocket.Conn, line []byte) error {
 				close(c.joinedCh)
 			}
 			c.joined = true
+			var a joinAck
+			j := &c.joins[c.dials-1]
+			j.acked = true
+			j.recovered = json.Unmarshal(f.Data, &a) != nil || a.Recovered == nil || *a.Recovered
 			return nil
 		}
 		if _, ok := c.pending[f.ID]; ok {
@@ -195,16 +222,19 @@ func (c *hclient) event(f *histEvent) {
 	}
 	c.mu.Lock()
 	live := c.joined
+	o := origin{conn: c.dials - 1, live: live}
 	n := len(c.received)
 	switch {
 	case n == 0 || f.Seq > c.received[n-1]:
 		c.received = append(c.received, f.Seq)
+		c.origin = append(c.origin, o)
 	default:
 		if i, found := slices.BinarySearch(c.received, f.Seq); found {
 			c.dups++
 		} else {
 			c.disorder++
 			c.received = slices.Insert(c.received, i, f.Seq)
+			c.origin = slices.Insert(c.origin, i, o)
 		}
 	}
 	c.mu.Unlock()
@@ -265,21 +295,26 @@ func (c *hclient) state() (node int, sid string) {
 
 // histCheck is what the members of history rooms lost and got twice.
 type histCheck struct {
-	Members      int   `json:"members"`
-	Acked        int   `json:"acked"`    // emits acked with a seq
-	Unacked      int   `json:"unacked"`  // emits written without an ack (their connection ended first)
-	Expected     int64 `json:"expected"` // deliveries of acked events due to members
-	Received     int64 `json:"received"`
-	Lost         int64 `json:"lost"`
-	Duplicated   int64 `json:"duplicated"`
-	OutOfOrder   int64 `json:"out_of_order"`
-	Reconnects   int   `json:"reconnects"`
-	UnjoinedEnds int   `json:"unjoined_at_end"` // members not joined when the run ended (set by the scenario)
+	Members      int        `json:"members"`
+	Acked        int        `json:"acked"`    // emits acked with a seq
+	Unacked      int        `json:"unacked"`  // emits written without an ack (their connection ended first)
+	Expected     int64      `json:"expected"` // deliveries of acked events due to members
+	Received     int64      `json:"received"`
+	Lost         int64      `json:"lost"`
+	LostBy       lossCauses `json:"lost_by"`
+	Duplicated   int64      `json:"duplicated"`
+	OutOfOrder   int64      `json:"out_of_order"`
+	Reconnects   int        `json:"reconnects"`
+	UnjoinedEnds int        `json:"unjoined_at_end"` // members not joined when the run ended (set by the scenario)
 }
 
 func (h *histCheck) rows(row rowFunc) {
 	row("history emits", "acked %d, written but not acked %d (not counted)", h.Acked, h.Unacked)
 	row("history deliveries", "expected %d, received %d, lost %d, duplicated %d, out of order %d", h.Expected, h.Received, h.Lost, h.Duplicated, h.OutOfOrder)
+	if h.Lost > 0 {
+		l := h.LostBy
+		row("lost, by where", "while joined %d, not recovered %d, in a recovered rejoin %d, at the end %d", l.Live, l.NotRecovered, l.Replay, l.End)
+	}
 	row("members", "%d, reconnects %d, not joined at the end %d", h.Members, h.Reconnects, h.UnjoinedEnds)
 }
 
@@ -332,14 +367,49 @@ func checkHistory(clients []*hclient) *histCheck {
 				continue
 			}
 			h.Expected++
-			if _, ok := slices.BinarySearch(c.received, e.seq); ok {
+			if i, ok := slices.BinarySearch(c.received, e.seq); ok {
 				h.Received++
 			} else {
 				h.Lost++
+				h.LostBy.count(c, i)
 			}
 		}
 	}
 	return h
+}
+
+// lossCauses sorts lost deliveries by where the member lost them.
+type lossCauses struct {
+	// Live: between two events received on one connection after its join:
+	// the node did not deliver it to a joined member (a NATS slow consumer,
+	// a dropped republish).
+	Live int64 `json:"live"`
+	// NotRecovered: across a reconnect whose rejoin was answered
+	// recovered: false (retention dropped events after since).
+	NotRecovered int64 `json:"not_recovered"`
+	// Replay: across a reconnect whose rejoin said recovered: true, or
+	// during its replay: a replay that left something out.
+	Replay int64 `json:"replay"`
+	// End: after the last event the member received.
+	End int64 `json:"end"`
+}
+
+// count sorts one lost delivery: c did not receive the event that belongs
+// at index i of c.received (i > 0: it is after c's first event).
+func (l *lossCauses) count(c *hclient, i int) {
+	if i >= len(c.received) {
+		l.End++
+		return
+	}
+	prev, next := c.origin[i-1], c.origin[i]
+	switch {
+	case prev.conn == next.conn && prev.live && next.live:
+		l.Live++
+	case next.conn < len(c.joins) && c.joins[next.conn].acked && !c.joins[next.conn].recovered:
+		l.NotRecovered++
+	default:
+		l.Replay++
+	}
 }
 
 // caughtUp reports whether every client is joined and has received the

@@ -29,6 +29,7 @@ var (
 		"routerd_deliveries_total",
 		"routerd_dropped_total",
 		"routerd_closes_total",
+		"routerd_history_replays_total",
 	}
 )
 

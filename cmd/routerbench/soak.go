@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
 
 // soakGrowthBound is how much RSS and goroutines may grow over the second
-// half of a soak run.
+// half of a soak run: the mean of the last third of its samples against
+// the mean of the first third.
 const soakGrowthBound = 0.10
 
 // soakFigures are the results of a soak run.
@@ -128,6 +130,10 @@ func runSoak(ctx context.Context, o *options, conns, rooms, rate int, reconnect 
 	setupSeconds := time.Since(setup).Seconds()
 	o.logf("soak: %d connections joined in %.1fs; publishing for %s", conns, setupSeconds, duration)
 
+	before, err := scrape(ctx, o.metrics)
+	if err != nil {
+		return nil, err
+	}
 	perRoom := conns / rooms
 	msgRate := float64(rate) / float64(perRoom-1)
 	interval := time.Duration(float64(time.Second) * float64(len(pubs)) / msgRate)
@@ -204,6 +210,12 @@ sampling:
 		return nil, ctx.Err()
 	}
 	fig.History = drainHistory(clients, stopClients, &wg)
+	var server *serverFigures
+	if after, err := scrape(ctx, o.metrics); err != nil {
+		o.logf("server counters left out: %v", err)
+	} else {
+		server = compare(before, after)
+	}
 	lat.mu.Lock()
 	fig.Latency = lat.full.summary()
 	lat.mu.Unlock()
@@ -213,30 +225,41 @@ sampling:
 		failures = append(failures, fmt.Sprintf("history: acked %d, lost %d, duplicated %d, out of order %d", h.Acked, h.Lost, h.Duplicated, h.OutOfOrder))
 	}
 	failures = append(failures, secondHalfGrowth(fig.Samples, duration)...)
-	return &report{Connections: conns, SetupSeconds: setupSeconds, Soak: fig, Failures: failures}, nil
+	return &report{Connections: conns, SetupSeconds: setupSeconds, Soak: fig, Server: server, Failures: failures}, nil
 }
 
-// secondHalfGrowth names what grew by more than soakGrowthBound from the
-// first sample of the run's second half to its last.
+// secondHalfGrowth names what grew by more than soakGrowthBound over the
+// run's second half: the mean of the last third of its samples against the
+// mean of the first third, so that one sample's swing with the GC cycle is
+// not taken for growth.
 func secondHalfGrowth(samples []soakSample, duration time.Duration) []string {
 	half := duration.Seconds() / 2
-	var first *soakSample
-	for i := range samples {
-		if samples[i].At >= half {
-			first = &samples[i]
-			break
-		}
-	}
-	if first == nil || first == &samples[len(samples)-1] {
+	i := slices.IndexFunc(samples, func(s soakSample) bool { return s.At >= half })
+	if i < 0 || len(samples)-i < 3 {
 		return []string{"too few samples for the second half: run longer or sample more often"}
 	}
-	last := samples[len(samples)-1]
+	second := samples[i:]
+	w := len(second) / 3
+	first, last := meanSample(second[:w]), meanSample(second[len(second)-w:])
 	var out []string
 	if last.RSS > first.RSS*(1+soakGrowthBound) {
-		out = append(out, fmt.Sprintf("RSS grew %.1f -> %.1f MiB over the second half", first.RSS/(1<<20), last.RSS/(1<<20)))
+		out = append(out, fmt.Sprintf("RSS grew %.1f -> %.1f MiB over the second half (means of %d samples)", first.RSS/(1<<20), last.RSS/(1<<20), w))
 	}
 	if last.Goroutines > first.Goroutines*(1+soakGrowthBound) {
-		out = append(out, fmt.Sprintf("goroutines grew %.0f -> %.0f over the second half", first.Goroutines, last.Goroutines))
+		out = append(out, fmt.Sprintf("goroutines grew %.0f -> %.0f over the second half (means of %d samples)", first.Goroutines, last.Goroutines, w))
 	}
 	return out
+}
+
+// meanSample is the mean RSS and goroutines of samples (not empty).
+func meanSample(samples []soakSample) soakSample {
+	var m soakSample
+	for _, s := range samples {
+		m.RSS += s.RSS
+		m.Goroutines += s.Goroutines
+	}
+	n := float64(len(samples))
+	m.RSS /= n
+	m.Goroutines /= n
+	return m
 }
