@@ -47,7 +47,8 @@ type conn struct {
 	done       chan struct{}     // closed when the reader returns
 }
 
-// dial opens a connection to url and attaches it to o.ns and room.
+// dial opens a connection to url, from the next of o.sources' addresses
+// when there are any, and attaches it to o.ns and room.
 func dial(ctx context.Context, o *options, url, room string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
@@ -55,6 +56,8 @@ func dial(ctx context.Context, o *options, url, room string) (*conn, error) {
 		HandshakeTimeout: setupTimeout,
 		Subprotocols:     o.proto.subprotocols(),
 		WriteBufferPool:  writeBuffers,
+		ReadBufferSize:   o.readBuffer,
+		NetDialContext:   o.sources.netDial(), // from the next source address, if any
 	}
 	ws, resp, err := d.DialContext(ctx, url, nil)
 	if err != nil {

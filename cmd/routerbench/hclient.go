@@ -154,7 +154,7 @@ func (c *hclient) session(ctx context.Context, url string) error {
 		if err != nil {
 			return err
 		}
-		for line := range bytes.SplitSeq(msg, []byte{'\n'}) {
+		for line := range bytes.SplitSeq(msg, newline) {
 			if err := c.frame(ws, line); err != nil {
 				return err
 			}

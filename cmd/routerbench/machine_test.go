@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestParseCPULine(t *testing.T) {
@@ -32,7 +33,16 @@ func TestParseProcStat(t *testing.T) {
 			t.Errorf("parseProcStat(%q) = %v, want 0", bad, got)
 		}
 	}
-	if processCPU(os.Getpid()) <= 0 && runtime.GOOS == "linux" {
-		t.Error("processCPU of the test process is not positive")
+	if runtime.GOOS != "linux" {
+		return
+	}
+	// The kernel counts CPU in ticks (10 ms): a test process that has not
+	// used one yet reads 0, so it works until it has, for 5 s at most.
+	for deadline := time.Now().Add(5 * time.Second); processCPU(os.Getpid()) <= 0 && time.Now().Before(deadline); {
+		for spin := time.Now().Add(20 * time.Millisecond); time.Now().Before(spin); {
+		}
+	}
+	if processCPU(os.Getpid()) <= 0 {
+		t.Error("processCPU of the test process is not positive after 5 s of work")
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"strings"
 )
 
-// Default endpoints of the two servers routerbench speaks to.
+// Default endpoints of the servers routerbench speaks to: routerd,
+// bench/socketio/server.js, Centrifugo with bench/centrifugo/config.yaml.
 const (
-	defaultURL         = "ws://127.0.0.1:8080/ws"
-	defaultSocketIOURL = "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+	defaultURL           = "ws://127.0.0.1:8080/ws"
+	defaultSocketIOURL   = "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+	defaultCentrifugoURL = "ws://127.0.0.1:8000/connection/websocket"
 )
 
 // options are the flags every scenario shares.
@@ -30,6 +32,11 @@ type options struct {
 	room        string    // room names are <room>-<n>
 	cpuProfile  string    // file for routerbench's own CPU profile
 	progress    io.Writer // where a run says what it is doing
+	source      string    // -source: auto, none or addresses
+	sources     *sources  // the local addresses connections are dialled from
+	// readBuffer is gorilla's read buffer of each connection, in bytes;
+	// 0 is its default (4096). The idle scenario's connections take less.
+	readBuffer int
 }
 
 // commonFlags registers the shared flags on fs.
@@ -38,7 +45,7 @@ func commonFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.url, "url", defaultURL, "WebSocket URL of the server (with -proto socketio: "+defaultSocketIOURL+")")
 	fs.StringVar(&o.publishURL, "publish-url", "", "WebSocket URL for the publishers' connections (default: -url); another node's URL puts publishers and members on different nodes of a cluster")
 	fs.StringVar(&o.ns, "ns", "chat", "namespace")
-	fs.StringVar(&o.protoName, "proto", "routerd", "wire protocol: routerd (v1 JSON frames) or socketio (Socket.IO 4, bench/socketio/server.js)")
+	fs.StringVar(&o.protoName, "proto", "routerd", "wire protocol: routerd (v1 JSON frames), socketio (Socket.IO 4, bench/socketio/server.js) or centrifugo (Centrifugo's JSON protocol, bench/centrifugo/config.yaml; default -url "+defaultCentrifugoURL+"; publishers receive their own messages, as with -self)")
 	fs.StringVar(&o.metrics, "metrics", "auto", "Prometheus /metrics URL of the server; auto: http://<url host>/metrics; none: do not scrape")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.out, "out", "", "also append the JSON object to this file (one line per run)")
@@ -46,6 +53,7 @@ func commonFlags(fs *flag.FlagSet) *options {
 	fs.BoolVar(&o.pipeline, "pipeline", false, "routerd protocol: send connect and join in one message at once, without waiting for hello or the connected reply (a client that pipelines its handshake; default: each step waits for its reply)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write routerbench's own CPU profile to this file")
 	fs.StringVar(&o.room, "room", "bench", "room names are PREFIX-0, PREFIX-1, ...")
+	fs.StringVar(&o.source, "source", "auto", "local addresses to dial from, comma-separated (127.0.0.2,127.0.0.3): connections take them round robin, and each has its own ephemeral ports (net.ipv4.ip_local_port_range, about 28 000 to one server); auto: 127.0.0.2, 127.0.0.3, ... as many as needed when the server is on an IPv4 loopback address and more connections are asked than a quarter of one address's ports (connect slows down as a range fills); none: the kernel chooses")
 	return o
 }
 
@@ -64,8 +72,23 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 		if !set["url"] {
 			o.url = defaultSocketIOURL
 		}
+	case "centrifugo":
+		if o.pipeline {
+			return fmt.Errorf("-pipeline: only with -proto routerd")
+		}
+		o.proto = centrifugo{}
+		if !set["url"] {
+			o.url = defaultCentrifugoURL
+		}
+		// A Centrifugo publication reaches its publisher too: count it.
+		if f := fs.Lookup("self"); f != nil {
+			if set["self"] && f.Value.String() != "true" {
+				return fmt.Errorf("-self=false: with -proto centrifugo publishers receive their own messages")
+			}
+			_ = fs.Set("self", "true") // a bool flag takes "true"
+		}
 	default:
-		return fmt.Errorf("-proto %q: want routerd or socketio", o.protoName)
+		return fmt.Errorf("-proto %q: want routerd, socketio or centrifugo", o.protoName)
 	}
 	u, err := url.Parse(o.url)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
@@ -88,6 +111,9 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("-concurrency must be at least 1")
+	}
+	if o.sources, err = parseSources(o.source); err != nil {
+		return err
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (in *inbound) reset() {
 	in.reply = nil
 }
 
-// v1 is routerd's WebSocket protocol (README, "WebSocket protocol (v1)").
+// v1 is routerd's WebSocket protocol (docs/protocol.md).
 type v1 struct {
 	pipeline bool // attach sends connect and join at once
 }
@@ -63,7 +63,7 @@ func (p v1) attach(c *conn, ns, room string) error {
 		{fmt.Sprintf(`{"type":"join","ns":%s,"room":%s,"id":2}`, jsonString(ns), jsonString(room)), "ack"},
 	}
 	if p.pipeline {
-		// One message with both frames (SPEC §2 allows several per
+		// One message with both frames (docs/protocol.md allows several per
 		// message); the replies may come in one message too.
 		if err := c.write([]byte(steps[0].frame + "\n" + steps[1].frame)); err != nil {
 			return err
@@ -111,7 +111,7 @@ func v1Await(c *conn, match func(*v1Reply) bool) (*v1Reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		for line := range bytes.SplitSeq(msg, []byte{'\n'}) {
+		for line := range bytes.SplitSeq(msg, newline) {
 			var f v1Reply
 			if json.Unmarshal(line, &f) == nil && match(&f) {
 				return &f, nil
@@ -134,17 +134,14 @@ var (
 	v1Disconnected = []byte(`{"type":"disconnected",`)
 )
 
+// newline separates the frames of one WebSocket message.
+var newline = []byte{'\n'}
+
 // scan looks at each frame's type (every server frame starts with it) and
 // decodes nothing but the timestamp of events and the rare error frames.
 func (v1) scan(msg []byte, in *inbound) {
 	in.reset()
-	for len(msg) > 0 {
-		line := msg
-		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-			line, msg = msg[:i], msg[i+1:]
-		} else {
-			msg = nil
-		}
+	for line := range bytes.SplitSeq(msg, newline) {
 		switch {
 		case bytes.HasPrefix(line, v1Event):
 			if st, ok := parsePayload(line); ok {

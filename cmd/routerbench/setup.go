@@ -44,6 +44,11 @@ func dialAll(ctx context.Context, o *options, n int, url, room func(int) string,
 	if note != "" {
 		o.logf("%s", note)
 	}
+	if note, err = o.sources.plan(o.url, n); err != nil {
+		return nil, nil, err
+	} else if note != "" {
+		o.logf("%s", note)
+	}
 	conns = make([]*conn, n)
 	took = make([]time.Duration, n)
 	ctx, cancel := context.WithCancel(ctx)
