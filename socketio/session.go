@@ -48,8 +48,12 @@ var (
 // attached over it.
 //
 // Goroutines: a WebSocket session has a reader (which owns the connection)
-// and a writer; a polling session has none of its own, its requests run on
-// net/http's. close starts a teardown goroutine that detaches the sockets.
+// and, only while units are queued or the close frame is due, a writer: one
+// at a time, started on demand (writerLocked: by the push into an idle
+// queue, the switch to WebSocket and close) and ending once it has emptied
+// the queue, so an idle session costs one goroutine. A polling session has
+// none of its own, its requests run on net/http's. close starts a teardown
+// goroutine that detaches the sockets.
 type session struct {
 	srv  *Server
 	id   string
@@ -57,13 +61,15 @@ type session struct {
 	ctx  context.Context // ends when the session closes
 	stop context.CancelFunc
 	q    *sendq.Queue  // units waiting for the transport, at most limits.send_queue; closed with the session, under mu
-	wake chan struct{} // capacity 1: units were queued for an idle transport, or the state changed
+	wake chan struct{} // capacity 1: units were queued for an idle poll, or the state changed (polling only)
 
 	limit   *rate.Limiter // Socket.IO packets; nil when unlimited
 	strikes *rate.Limiter // refused packets tolerated before closing
 
 	mu        sync.Mutex           // taken before q's lock, never after
 	ws        wsConn               // the WebSocket once upgraded (or WebSocket only); guarded by mu
+	writing   bool                 // a writer runs on ws, or none may start again: the last one (the session is closed) was started, or a write failed; guarded by mu
+	writers   sync.WaitGroup       // writers started, added to under mu (writerLocked); the reader waits for them
 	probing   bool                 // a WebSocket probe succeeded: a pending poll returns at once; guarded by mu
 	upgrading bool                 // an upgrade holds the session, from holdUpgrade until its handshake ends; guarded by mu
 	pollBusy  bool                 // a poll is pending; guarded by mu
@@ -187,12 +193,56 @@ func (s *session) push(unit []byte) {
 	}
 }
 
-// signal wakes the transport (the WebSocket writer or a pending poll).
+// signal wakes the transport: on WebSocket it starts a writer unless one
+// runs (which then takes what was queued before the signal), else it wakes
+// a pending poll.
 func (s *session) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	s.mu.Lock()
+	conn, start := s.wakeLocked()
+	s.mu.Unlock()
+	s.wakeUp(conn, start)
+}
+
+// wakeLocked is signal's decision, under mu: on WebSocket (conn not nil)
+// whether a writer starts (writerLocked). The caller calls wakeUp with
+// what it returns once mu is unlocked.
+func (s *session) wakeLocked() (conn wsConn, start bool) {
+	if s.ws == nil {
+		return nil, false
 	}
+	return s.ws, s.writerLocked()
+}
+
+// wakeUp carries out what wakeLocked decided: it starts the writer, or
+// wakes a pending poll.
+func (s *session) wakeUp(conn wsConn, start bool) {
+	switch {
+	case start:
+		go s.writeLoop(conn)
+	case conn == nil:
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// writerLocked decides that a writer starts on ws (the caller runs
+// writeLoop once it unlocks mu), unless one runs: that one takes again
+// before it ends, and whatever was queued before this call is in the queue
+// by then, for an empty take and the end of a writer are one step under mu
+// (takeWrite). The writer is counted in writers and srv.wg (see close)
+// here, under mu, so the reader, which waits for the writers once the
+// session is closed, and Server.Shutdown cannot miss it. mu must be held,
+// and ws set.
+func (s *session) writerLocked() (start bool) {
+	if s.writing {
+		return false
+	}
+	s.writing = true
+	s.writers.Add(1)
+	s.srv.wg.Add(1)
+	return true
 }
 
 // close ends the session once: no more units are queued, the transport
@@ -217,12 +267,15 @@ func (s *session) close(why closeReason) {
 	// Server.Shutdown, which closes every session before it waits, waits
 	// for all of them: one counted by another goroutine's close, too.
 	s.srv.wg.Add(1)
+	// On WebSocket, the last writer is decided here, under the lock that
+	// sets closed: a reader that sees the session closed waits for it.
+	conn, start := s.wakeLocked()
 	s.mu.Unlock()
 	if why.metric != "" {
 		s.srv.m.Closed(why.metric)
 	}
 	s.stop()
-	s.signal()
+	s.wakeUp(conn, start)
 	go s.teardown()
 }
 
@@ -257,12 +310,24 @@ func (s *session) teardown() {
 	s.srv.forget(s)
 }
 
-// take removes and returns everything queued, and whether the session is
-// closed: both at once, so that nothing queued before the close is missed.
-func (s *session) take() (units [][]byte, closed bool) {
+// takeWrite is take for a WebSocket writer: it removes and returns
+// everything queued. When nothing is, it ends the writer (writing is
+// cleared in the same step under mu as the empty take, which gave up the
+// queue's take side, so a push after it reports start and signal starts
+// another writer), or, once the session is closed, returns closed and the
+// close code: this writer is the last, and writing stays set.
+func (s *session) takeWrite() (units [][]byte, closed bool, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.q.Take(nil, math.MaxInt), s.closed
+	units = s.q.Take(nil, math.MaxInt)
+	switch {
+	case len(units) > 0:
+		return units, false, 0
+	case s.closed:
+		return nil, true, s.why.code
+	}
+	s.writing = false
+	return nil, false, 0
 }
 
 // takePoll is take for a pending poll, which must return at once (with a

@@ -225,13 +225,21 @@ func (s *session) probe(conn wsConn) bool {
 		}
 		switch {
 		case len(msg) == 1 && msg[0] == eioUpgrade:
+			// Before a writer may run: the last one sets the close grace.
+			_ = conn.SetReadDeadline(time.Time{})
 			s.mu.Lock()
-			ok := !s.closed
+			ok, start := !s.closed, false
 			if ok {
 				s.ws, s.probing = conn, false
+				// A writer takes what the polls left queued (the queue
+				// may not report start for it again) and gives up the
+				// take side.
+				start = s.writerLocked()
 			}
 			s.mu.Unlock()
-			_ = conn.SetReadDeadline(time.Time{})
+			if start {
+				go s.writeLoop(conn)
+			}
 			return ok
 		case len(msg) == 1 && msg[0] == eioNoop:
 			continue
@@ -250,9 +258,11 @@ func (s *session) probe(conn wsConn) bool {
 func (s *session) attachWebSocket(conn *websocket.Conn) {
 	s.mu.Lock()
 	closed, code := s.closed, s.why.code
+	start := false
 	if !closed {
 		s.ws = conn
-		s.srv.wg.Add(1) // under s.mu: see close
+		s.srv.wg.Add(1)          // under s.mu: see close
+		start = s.writerLocked() // for the open packet, queued already
 	}
 	s.mu.Unlock()
 	if closed {
@@ -262,22 +272,19 @@ func (s *session) attachWebSocket(conn *websocket.Conn) {
 		_ = conn.Close()
 		return
 	}
+	if start {
+		go s.writeLoop(conn)
+	}
 	go func() {
 		defer s.srv.wg.Done()
 		s.runWebSocket(conn)
 	}()
 }
 
-// runWebSocket reads the client's packets until the connection ends, with
-// a writer goroutine beside it; it owns conn.
+// runWebSocket reads the client's packets until the connection ends; it
+// owns conn. Writers (writeLoop) come and go beside it, on demand.
 func (s *session) runWebSocket(conn wsConn) {
 	conn.SetReadLimit(int64(s.srv.cfg.Limits.MaxFrameBytes))
-	written := make(chan struct{})
-	go func() {
-		defer close(written)
-		s.writeLoop(conn)
-	}()
-	s.signal()
 	var readErr error // why reading ended; nil: the session is closing
 	for {
 		typ, msg, err := conn.ReadMessage()
@@ -301,7 +308,9 @@ func (s *session) runWebSocket(conn wsConn) {
 			break
 		}
 	}
-	<-written
+	// The session is closed: its last writer, which writes the close
+	// frame, was counted when it closed (close, writerLocked).
+	s.writers.Wait()
 	wsclose.Linger(conn, readErr, closeGrace)
 	_ = conn.Close()
 }
@@ -338,37 +347,41 @@ func unitWriter(conn wsConn) func(units [][]byte) error {
 	}
 }
 
-// writeLoop writes queued units until the session closes, then the close
-// frame.
+// writeLoop is a writer: it writes queued units until the queue is empty,
+// and ends; once the session is closed, the last writer writes the close
+// frame after what is queued. A goroutine of the session's, started as
+// writerLocked decided and counted there.
 func (s *session) writeLoop(conn wsConn) {
+	defer s.srv.wg.Done()
+	defer s.writers.Done()
 	write := unitWriter(conn)
 	for {
-		units, closed := s.take()
-		if err := write(units); err != nil {
-			if errors.Is(err, websocket.ErrCloseSent) {
-				// gorilla sent a close frame itself (1009 for an oversized
-				// message): the reader ends by itself and lingers before
-				// it closes the socket, so the client gets the frame.
-				return
-			}
-			s.close(closeGone)
-			_ = conn.Close()
-			return
-		}
-		if closed && len(units) == 0 {
-			s.mu.Lock()
-			code := s.why.code
-			s.mu.Unlock()
-			if code == 0 {
+		units, closed, code := s.takeWrite()
+		if len(units) > 0 {
+			if err := write(units); err != nil {
+				if errors.Is(err, websocket.ErrCloseSent) {
+					// gorilla sent a close frame itself (1009 for an
+					// oversized message): the reader ends by itself and
+					// lingers before it closes the socket, so the client
+					// gets the frame. Here and below, writing stays set:
+					// no writer follows one whose write failed.
+					return
+				}
+				s.close(closeGone)
 				_ = conn.Close()
 				return
 			}
-			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), deadline())
-			_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+			continue
+		}
+		switch {
+		case !closed:
+			return // idle: the push that finds the queue idle starts the next writer
+		case code == 0:
+			_ = conn.Close()
 			return
 		}
-		if len(units) == 0 {
-			<-s.wake
-		}
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), deadline())
+		_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+		return
 	}
 }
