@@ -26,6 +26,38 @@ type ctlError struct {
 	Error *Error `json:"error"`
 }
 
+// ctlReaders bounds the presence and rooms requests a node serves at once;
+// more wait their turn.
+const ctlReaders = 64
+
+// serveCtl serves a control request received on c. NATS hands a
+// subscription's messages over one at a time, and a request may wait up to
+// gatherTimeout for a node that does not answer (one that died and is not
+// counted lost yet): presence and rooms, which only read, are served on
+// goroutines of their own (at most ctlReaders at once), so that one such
+// wait does not hold up every request behind it; join, leave and
+// disconnect are served one at a time, in the order the node receives them.
+func (r *Router) serveCtl(c *bus.Conn, m *nats.Msg) {
+	if _, op := r.ctlOp(m.Subject); op == contract.CtlPresence || op == contract.CtlRooms {
+		r.readers <- struct{}{}
+		if r.background(func() {
+			defer func() { <-r.readers }()
+			r.handleCtl(c, m)
+		}) {
+			return
+		}
+		<-r.readers // closing: served here, as the others
+	}
+	r.handleCtl(c, m)
+}
+
+// ctlOp splits a control request's subject, P.{ns}.ctl.{op}.
+func (r *Router) ctlOp(subject string) (ns, op string) {
+	rest := strings.TrimPrefix(subject, r.subj.Prefix()+".")
+	ns, op, _ = strings.Cut(strings.Replace(rest, "."+contract.KindCtl+".", "\x00", 1), "\x00")
+	return ns, op
+}
+
 // handleCtl answers P.{ns}.ctl.{op}, received on connection c. One node
 // (of the queue group) takes each request and gathers the answer from every
 // node. A request on a tenant's connection may name only that tenant's
@@ -70,8 +102,7 @@ func (r *Router) replyAllowed(reply string) bool {
 // ctl carries out a control request; partial reports that the reply lacks
 // the answer of a node counted alive.
 func (r *Router) ctl(c *bus.Conn, m *nats.Msg) (reply any, partial bool, err error) {
-	rest := strings.TrimPrefix(m.Subject, r.subj.Prefix()+".")
-	ns, op, _ := strings.Cut(strings.Replace(rest, "."+contract.KindCtl+".", "\x00", 1), "\x00")
+	ns, op := r.ctlOp(m.Subject)
 	if _, err := r.policy(ns); err != nil {
 		return nil, false, err
 	}

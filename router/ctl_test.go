@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/routertest"
@@ -417,4 +418,69 @@ func TestCtlReplyGuard(t *testing.T) {
 	if got := routertest.Metric(t, n, `routerd_dropped_total{reason="reply_subject"}`); got != "3" {
 		t.Errorf("dropped replies = %q, want 3", got)
 	}
+}
+
+// TestCtlReadsDoNotQueue: while a node counted alive does not answer
+// (here a ghost that only sends heartbeats), each presence or rooms
+// request waits gatherTimeout (2 s) for it and answers partial. Such
+// requests are served side by side: five asked at once all answer within
+// one wait or so, where served one after another the last would take five.
+func TestCtlReadsDoNotQueue(t *testing.T) {
+	t.Parallel()
+	n := routertest.StartWith(t, nil)
+	nc := n.Backend()
+	done := make(chan struct{})
+	defer close(done)
+	ghost := []byte(`{"id":"ghost-instance-of-a-test-node","node":"ghost"}`)
+	go func() { // heard every second: never counted lost during the test
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			_ = nc.Publish("$routerd.router.hb", ghost)
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	routertest.Eventually(t, "a partial presence answer", func() error {
+		m, err := nc.Request("router.chat.ctl.presence", []byte(`{"room":"lobby"}`), 3*time.Second)
+		if err != nil {
+			return err
+		}
+		if m.Header.Get("Router-Partial") != "true" {
+			return fmt.Errorf("not partial: %s", m.Data)
+		}
+		return nil
+	})
+
+	const asked = 5
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range asked {
+		subject, body := "router.chat.ctl.presence", `{"room":"lobby"}`
+		if i%2 == 1 {
+			subject, body = "router.chat.ctl.rooms", `{}`
+		}
+		if err := nc.PublishRequest(subject, inbox, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Served one after another the last answer would come after 5 × 2 s.
+	bound := 3 * 2 * time.Second
+	for i := range asked {
+		m, err := sub.NextMsg(max(time.Until(start.Add(bound)), time.Millisecond))
+		if err != nil {
+			t.Fatalf("answer %d of %d within %s: %v", i+1, asked, bound, err)
+		}
+		if m.Header.Get("Router-Partial") != "true" {
+			t.Errorf("answer %d: %s %v, want Router-Partial: true", i+1, m.Data, m.Header)
+		}
+	}
+	t.Logf("%d partial answers in %s", asked, time.Since(start).Round(time.Millisecond))
 }

@@ -71,8 +71,9 @@ type Router struct {
 	auth  Authenticator
 	nodes *nodeTable
 
-	shards []chan *nats.Msg // dispatcher inputs; each holds shardQueue messages
-	seed   maphash.Seed
+	shards  []chan *nats.Msg // dispatcher inputs; each holds shardQueue messages
+	readers chan struct{}    // control requests that only read, being served (at most ctlReaders)
+	seed    maphash.Seed
 
 	ctx    context.Context // ends when Close starts
 	cancel context.CancelFunc
@@ -110,17 +111,18 @@ func New(o Options) *Router {
 	}
 	n := runtime.GOMAXPROCS(0)
 	r := &Router{
-		bus:    o.Bus,
-		cfg:    o.Config,
-		subj:   newSubjects(o.Config.NATS.Prefix),
-		node:   o.Config.Node.Name,
-		log:    log.With("component", "router"),
-		m:      o.Metrics,
-		auth:   o.Authenticator,
-		shards: make([]chan *nats.Msg, n),
-		seed:   maphash.MakeSeed(),
-		spaces: make(map[string]*space),
-		peers:  peerTracker{byNode: make(map[string]*peerSockets)},
+		bus:     o.Bus,
+		cfg:     o.Config,
+		subj:    newSubjects(o.Config.NATS.Prefix),
+		node:    o.Config.Node.Name,
+		log:     log.With("component", "router"),
+		m:       o.Metrics,
+		auth:    o.Authenticator,
+		shards:  make([]chan *nats.Msg, n),
+		readers: make(chan struct{}, ctlReaders),
+		seed:    maphash.MakeSeed(),
+		spaces:  make(map[string]*space),
+		peers:   peerTracker{byNode: make(map[string]*peerSockets)},
 	}
 	for i := range r.shards {
 		r.shards[i] = make(chan *nats.Msg, shardQueue)
@@ -165,7 +167,7 @@ func (r *Router) Start(ctx context.Context) error {
 		go r.dispatchLoop(ch)
 	}
 	for _, c := range r.bus.Conns() {
-		ctl, err := c.QueueSubscribe(r.subj.ctlSub(), "routerd.ctl", func(m *nats.Msg) { r.handleCtl(c, m) })
+		ctl, err := c.QueueSubscribe(r.subj.ctlSub(), "routerd.ctl", func(m *nats.Msg) { r.serveCtl(c, m) })
 		if err != nil {
 			return fmt.Errorf("router: subscribe ctl: %w", err)
 		}
