@@ -489,26 +489,11 @@ func (c *chaos) run(ctx context.Context) (rep *report, err error) {
 	}
 	c.o.logf("chaos: %d clients joined (%d per room, %d publishers); publishing for %s, a kill every %s", len(clients), perRoom, len(pubs), c.duration, c.every)
 
-	// Publishers: a steady rate, each its share.
-	msgRate := float64(c.rate) / float64(perRoom-1)
-	interval := time.Duration(float64(time.Second) * float64(len(pubs)) / msgRate)
+	// Publishers: a steady rate, each its share, all from the start.
 	pctx, stopPubs := context.WithTimeout(ctx, c.duration)
 	defer stopPubs()
 	var pwg sync.WaitGroup
-	for _, p := range pubs {
-		pwg.Go(func() {
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for n := 1; ; n++ {
-				select {
-				case <-pctx.Done():
-					return
-				case <-t.C:
-					p.emit(n)
-				}
-			}
-		})
-	}
+	publishSteady(pctx, &pwg, pubs, c.rate, perRoom, false)
 
 	// Kills: n2 and n3 in turn, each restarted once presence is checked.
 	start := time.Now()

@@ -273,6 +273,37 @@ func (c *hclient) emit(n int) bool {
 	return c.send(ws, frame) == nil
 }
 
+// publishSteady starts a goroutine in wg per publisher, each emitting its
+// numbered events every interval until ctx ends; the publishers together
+// give a room rate deliveries per second to its other members (perRoom -
+// 1 of them). With spread, their first ticks spread over one interval;
+// otherwise all tick together.
+func publishSteady(ctx context.Context, wg *sync.WaitGroup, pubs []*hclient, rate, perRoom int, spread bool) {
+	msgRate := float64(rate) / float64(perRoom-1)
+	interval := time.Duration(float64(time.Second) * float64(len(pubs)) / msgRate)
+	for k, p := range pubs {
+		wg.Go(func() {
+			if spread {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(interval * time.Duration(k) / time.Duration(len(pubs))):
+				}
+			}
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for n := 1; ; n++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					p.emit(n)
+				}
+			}
+		})
+	}
+}
+
 // drop closes the current connection (the client reconnects by itself).
 func (c *hclient) drop() {
 	c.mu.Lock()

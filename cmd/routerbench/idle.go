@@ -16,9 +16,6 @@ import (
 	"github.com/routerd/routerd/contract"
 )
 
-// cpuSeconds is the server's CPU time counter in its /metrics.
-const cpuSeconds = "process_cpu_seconds_total"
-
 // broadcastEvent is the event name of the idle scenario's broadcasts.
 const broadcastEvent = "bench"
 

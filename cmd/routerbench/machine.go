@@ -103,7 +103,7 @@ func (ms *measurement) stop(ctx context.Context, rep *report) error {
 		return err
 	}
 	if server != nil {
-		m.Server = server.Increase["process_cpu_seconds_total"]
+		m.Server = server.Increase[cpuSeconds]
 	}
 	if m.BusySeconds > 0 {
 		m.Other = max(m.BusySeconds-m.Server-m.Generator, 0)

@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// cpuSeconds is the server's CPU time counter in its /metrics.
+const cpuSeconds = "process_cpu_seconds_total"
+
 // Series read from the server's /metrics. Gauges are reported as they were
 // before and after the measurement, counters as their increase. routerd
 // exports the Go and process collectors; bench/socketio/server.js exports
@@ -25,7 +28,7 @@ var (
 		"nodejs_heap_size_used_bytes",
 	}
 	watchedCounters = []string{
-		"process_cpu_seconds_total",
+		cpuSeconds,
 		"routerd_deliveries_total",
 		"routerd_dropped_total",
 		"routerd_closes_total",

@@ -134,32 +134,10 @@ func runSoak(ctx context.Context, o *options, conns, rooms, rate int, reconnect 
 	if err != nil {
 		return nil, err
 	}
-	perRoom := conns / rooms
-	msgRate := float64(rate) / float64(perRoom-1)
-	interval := time.Duration(float64(time.Second) * float64(len(pubs)) / msgRate)
 	pctx, stopPubs := context.WithTimeout(ctx, duration)
 	defer stopPubs()
 	var pwg sync.WaitGroup
-	for k, p := range pubs {
-		pwg.Go(func() {
-			// spread the publishers' ticks over the interval
-			select {
-			case <-pctx.Done():
-				return
-			case <-time.After(interval * time.Duration(k) / time.Duration(len(pubs))):
-			}
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for n := 1; ; n++ {
-				select {
-				case <-pctx.Done():
-					return
-				case <-t.C:
-					p.emit(n)
-				}
-			}
-		})
-	}
+	publishSteady(pctx, &pwg, pubs, rate, conns/rooms, true)
 	// Reconnects: every second, reconnect% of the connections are closed.
 	pwg.Go(func() {
 		t := time.NewTicker(time.Second)
