@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -269,34 +268,16 @@ func (r *Router) recordPeer(id, name string, sockets []socketEntry) []socketEntr
 // at most snapshotPage of them, and the key to ask from next ("" at the
 // end).
 func (r *Router) localSocketPage(after string) ([]socketEntry, string) {
-	spaces := r.liveSpaces()
-	type keyed struct {
-		key string
-		e   socketEntry
-	}
-	var all []keyed
-	for _, sp := range spaces {
-		sp.mu.RLock()
-		for sid, s := range sp.sockets {
-			if k := peerKey(sp.name, sid); k > after {
-				e := socketEntry{NS: sp.name, SID: sid, User: s.id.User}
-				for room := range s.rooms {
-					e.Rooms = append(e.Rooms, room)
-				}
-				all = append(all, keyed{k, e})
-			}
-		}
-		sp.mu.RUnlock()
-	}
-	slices.SortFunc(all, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	sel := slices.DeleteFunc(r.selectSockets("", ""), func(s *Socket) bool { return peerKey(s.ns, s.sid) <= after })
+	sortSockets(sel) // the order of their keys
 	next := ""
-	if len(all) > snapshotPage {
-		all = all[:snapshotPage]
-		next = all[len(all)-1].key
+	if len(sel) > snapshotPage {
+		sel = sel[:snapshotPage]
+		next = peerKey(sel[len(sel)-1].ns, sel[len(sel)-1].sid)
 	}
-	out := make([]socketEntry, len(all))
-	for i, k := range all {
-		out[i] = k.e
+	out := make([]socketEntry, len(sel))
+	for i, s := range sel {
+		out[i] = socketEntry{NS: s.ns, SID: s.sid, User: s.id.User, Rooms: s.Rooms()}
 	}
 	return out, next
 }
