@@ -1,7 +1,6 @@
 package backends_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,10 +21,7 @@ import (
 // with router.yaml, does what README.md says, for real WebSocket clients.
 func TestGoBackend(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "backend")
-	if out, err := exec.Command("go", "build", "-o", bin, "./go").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := routertest.Build(t, "./go", "backend")
 	n := startNode(t)
 	checkBackend(t, n, "go", startBackend(t, n, "", bin))
 }
@@ -40,10 +36,10 @@ func TestNodeBackend(t *testing.T) {
 }
 
 // checkBackend drives the backend p, answering as "from", through n.
-func checkBackend(t *testing.T, n *routertest.Node, from string, p *process) {
+func checkBackend(t *testing.T, n *routertest.Node, from string, p *routertest.Process) {
 	routertest.Eventually(t, "the backend ready", func() error {
-		if !strings.Contains(p.logs.String(), "backend ready") {
-			return fmt.Errorf("not ready; output:\n%s", p.logs.String())
+		if !strings.Contains(p.Logs.String(), "backend ready") {
+			return fmt.Errorf("not ready; output:\n%s", p.Logs.String())
 		}
 		return nil
 	})
@@ -54,7 +50,7 @@ func checkBackend(t *testing.T, n *routertest.Node, from string, p *process) {
 	annSid := ann.Connect("chat")
 	wantData(t, "welcome", ann.Next(routertest.IsEvent("welcome")), fmt.Sprintf(`{"text":"welcome, ann","from":%q}`, from))
 	routertest.Eventually(t, "the connect logged", func() error {
-		if logs := p.logs.String(); !strings.Contains(logs, annSid) || !strings.Contains(logs, "/ws?name=ann") {
+		if logs := p.Logs.String(); !strings.Contains(logs, annSid) || !strings.Contains(logs, "/ws?name=ann") {
 			return fmt.Errorf("no connect of %s in the output:\n%s", annSid, logs)
 		}
 		return nil
@@ -135,8 +131,8 @@ func checkBackend(t *testing.T, n *routertest.Node, from string, p *process) {
 	}
 
 	// SIGTERM: it drains and exits 0; nobody serves ping any more.
-	p.stop(t, syscall.SIGTERM)
-	if logs := p.logs.String(); !strings.Contains(logs, "backend stopping") {
+	p.Stop(t, syscall.SIGTERM, 10*time.Second)
+	if logs := p.Logs.String(); !strings.Contains(logs, "backend stopping") {
 		t.Errorf("output lacks %q:\n%s", "backend stopping", logs)
 	}
 	if r := ann.Req(emit("ping", nil)); r.Str("code") != "no_responders" {
@@ -188,49 +184,11 @@ func wantData(t *testing.T, what string, f routertest.Frame, want string) {
 
 func sorted(s ...string) []string { slices.Sort(s); return s }
 
-// process is a backend running for a test, its stdout and stderr in logs.
-type process struct {
-	cmd    *exec.Cmd
-	logs   *routertest.SyncBuffer
-	exited chan error
-}
-
 // startBackend runs name with args in dir, its NATS_URL set to n's NATS; it
 // is killed if it still runs when the test ends.
-func startBackend(t *testing.T, n *routertest.Node, dir, name string, args ...string) *process {
+func startBackend(t *testing.T, n *routertest.Node, dir, name string, args ...string) *routertest.Process {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	p := &process{cmd: exec.CommandContext(ctx, name, args...), logs: &routertest.SyncBuffer{}, exited: make(chan error, 1)}
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "NATS_URL="+n.NATSURL())
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.logs.String())
-		}
-	})
-	return p
-}
-
-// stop sends sig and fails unless the process exits 0 within 10 s.
-func (p *process) stop(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after %v: %v\n%s", sig, err, p.logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("still running 10s after %v:\n%s", sig, p.logs.String())
-	}
+	return routertest.StartProcess(t, dir, []string{"NATS_URL=" + n.NATSURL()}, name, args...)
 }
 
 var npmOnce sync.Once

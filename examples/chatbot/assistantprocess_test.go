@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/internal/routertest"
 )
@@ -38,7 +39,7 @@ func TestProcessAssistant(t *testing.T) {
 		"-llm-url", stub.URL(), "-llm-model", "stub", "-metrics-addr", metricsAddr)
 	alice := joinChat(node, "lobby")
 	routertest.Eventually(t, "the process is ready", func() error {
-		if !strings.Contains(p.logs.String(), "chatbot ready") {
+		if !strings.Contains(p.Logs.String(), "chatbot ready") {
 			return fmt.Errorf("not yet")
 		}
 		return nil
@@ -58,7 +59,7 @@ func TestProcessAssistant(t *testing.T) {
 		}
 	}
 
-	logs := p.stop(t, syscall.SIGTERM)
+	logs := p.Stop(t, syscall.SIGTERM, 20*time.Second)
 	for _, want := range []string{"assistant ready", "answer ended", "chatbot stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q", want)

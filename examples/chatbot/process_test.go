@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,7 +26,7 @@ func TestProcessSignals(t *testing.T) {
 				}
 				return nil
 			})
-			logs := p.stop(t, sig)
+			logs := p.Stop(t, sig, 20*time.Second)
 			for _, want := range []string{"chatbot ready", "nickname granted", "chatbot stopping", "chatbot stopped"} {
 				if !strings.Contains(logs, want) {
 					t.Errorf("log lacks %q:\n%s", want, logs)
@@ -44,54 +40,13 @@ func TestProcessSignals(t *testing.T) {
 }
 
 // buildChatbot builds the binary into the test's temporary directory.
-func buildChatbot(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "chatbot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// botProcess is the chatbot binary running for a test.
-type botProcess struct {
-	cmd    *exec.Cmd
-	logs   *routertest.SyncBuffer // its stdout and stderr
-	exited chan error
-}
+func buildChatbot(t *testing.T) string { return routertest.Build(t, ".", "chatbot") }
 
 // startProcess runs bin with args, and env added to the test's
 // environment; it is killed if it still runs when the test ends.
-func startProcess(t *testing.T, bin string, env []string, args ...string) *botProcess {
+func startProcess(t *testing.T, bin string, env []string, args ...string) *routertest.Process {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	p := &botProcess{cmd: exec.CommandContext(ctx, bin, args...), logs: &routertest.SyncBuffer{}, exited: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	return p
-}
-
-// stop sends sig, checks that the process exits 0 within 20s, and returns
-// its output.
-func (p *botProcess) stop(t *testing.T, sig syscall.Signal) string {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, p.logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("still running 20s after %v:\n%s", sig, p.logs.String())
-	}
-	return p.logs.String()
+	return routertest.StartProcess(t, "", env, bin, args...)
 }
 
 // The bot waits for NATS that is not up yet, and reconnects to it after it
