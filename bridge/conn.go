@@ -15,6 +15,7 @@ import (
 	"github.com/routerd/routerd/contract"
 	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/internal/wsclose"
+	"github.com/routerd/routerd/internal/wscoalesce"
 	"github.com/routerd/routerd/router"
 )
 
@@ -33,8 +34,9 @@ const (
 type conn struct {
 	srv  *Server
 	ws   *websocket.Conn
-	br   *bufio.Reader // what ws reads through; nil when gorilla made its own
-	q    *sendq.Queue  // frames to write, at most limits.send_queue
+	br   *bufio.Reader      // what ws reads through; nil when gorilla made its own
+	q    *sendq.Queue       // frames to write, at most limits.send_queue
+	w    *wscoalesce.Writer // writes them; used by the one flusher running
 	info router.ConnInfo
 	ctx  context.Context // ends with the connection
 	stop context.CancelFunc
@@ -156,7 +158,7 @@ func (c *conn) linger() {
 func (c *conn) readLoop() {
 	c.ws.SetReadLimit(int64(c.srv.cfg.Limits.MaxFrameBytes))
 	c.ws.SetPongHandler(c.onPong)
-	ready := newReadiness(c.ws.UnderlyingConn())
+	ready := newReadiness(c.ws.NetConn().(*wscoalesce.Conn).NetConn())
 	if ready == nil || c.br == nil {
 		for c.readMessage(false) {
 		}
@@ -296,22 +298,10 @@ func (c *conn) write(frames [][]byte) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	w, err := c.ws.NextWriter(websocket.TextMessage)
-	if err != nil {
+	if err := c.w.WriteJoined(false, frames, newline); err != nil {
 		return err
 	}
-	for i, f := range frames {
-		if i > 0 {
-			if _, err := w.Write(newline); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(f); err != nil {
-			return err
-		}
-	}
-	return w.Close()
+	return c.w.Flush()
 }
 
 var newline = []byte{'\n'}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/routerd/routerd/internal/wscoalesce"
 )
 
 // An idle connection costs its reader goroutine's stack. The reader waits
@@ -27,20 +29,24 @@ type hijacker struct {
 	br *bufio.Reader
 }
 
-// Hijack hijacks the connection and swaps net/http's reader (4 KiB, and
-// never read again) for a small one of the bridge's. A reader that already
-// holds bytes is passed on as it is (gorilla refuses it).
+// Hijack hijacks the connection, wraps it for the connection's
+// wscoalesce.Writer, and swaps net/http's reader (4 KiB, and never read
+// again) for a small one of the bridge's. A reader that already holds
+// bytes is passed on as it is (gorilla refuses it).
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := h.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, http.ErrNotSupported
 	}
 	nc, brw, err := hj.Hijack()
-	if err != nil || brw.Reader.Buffered() > 0 {
-		return nc, brw, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if brw.Reader.Buffered() > 0 {
+		return wscoalesce.Wrap(nc), brw, nil
 	}
 	h.br = bufio.NewReaderSize(nc, readBufferSize)
-	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
+	return wscoalesce.Wrap(nc), bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // WebSocket control frames a client sends (RFC 6455 §5.5): final, with an

@@ -19,6 +19,7 @@ import (
 	"github.com/routerd/routerd/config"
 	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/internal/sendq"
+	"github.com/routerd/routerd/internal/wscoalesce"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -81,8 +82,10 @@ func New(o Options) *Server {
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
 		// ReadBufferSize 0: gorilla reads through the bufio.Reader that
 		// hijack hands it (readBufferSize bytes), which the reader checks
-		// for buffered data before it parks (readiness.wait).
-		WriteBufferSize: 16 << 10,
+		// for buffered data before it parks (readiness.wait). Data
+		// messages go through the connection's wscoalesce.Writer, never
+		// gorilla's write buffer: the pool only keeps gorilla from holding
+		// net/http's for good.
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{Subprotocol},
 		CheckOrigin:     s.checkOrigin,
@@ -129,6 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		srv:     s,
 		ws:      ws,
+		w:       wscoalesce.NewWriter(ws, writeWait),
 		br:      hw.br,
 		info:    info,
 		ctx:     ctx,

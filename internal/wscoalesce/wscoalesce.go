@@ -1,14 +1,25 @@
-// Package wscoalesce writes runs of WebSocket messages in few write calls.
+// Package wscoalesce writes WebSocket data messages in few write calls,
+// beside gorilla/websocket.
 //
-// gorilla/websocket writes every message with a write call of its own: a
+// gorilla/websocket writes every message with a write call of its own, and
+// each takes its lock (a channel), checks its error state and sets the
+// socket's write deadline (a runtime timer): for a small message that is
+// a fifth of what a delivery costs beside the write syscall itself, and a
 // server with a hundred messages queued for a client would make a hundred
-// write syscalls, which is most of what a delivery costs. So the network
-// connection under a WebSocket from Upgrade is a coalescer. A Writer frames
-// all but the last message of a run itself and holds the frames in the
-// coalescer; the last message goes through gorilla, whose write — under
-// gorilla's lock and with its deadline, refused once a close frame went
-// out — carries the held frames before its own, in one call. Message
-// boundaries are those gorilla would have written.
+// write syscalls. So the network connection under a WebSocket is a Conn,
+// and a Writer frames data messages itself (RFC 6455 §5.2: final,
+// unmasked, uncompressed) into a buffer and writes them to the Conn in as
+// few calls as maxHeld bytes allow. gorilla keeps reading and writes its
+// control frames (pongs, pings, close frames) to the same Conn; the Conn's
+// lock keeps them whole and between data frames. A close frame written
+// through the Conn, by gorilla or anyone, ends the data messages: a
+// Writer's later writes are refused with websocket.ErrCloseSent, as
+// gorilla's own would be.
+//
+// The Conn also sets the write deadline lazily: a deadline that is later
+// than the one set by less than deadlineSlack is not set again, so a
+// connection writing often changes its timer about once per
+// deadlineSlack instead of once per write.
 package wscoalesce
 
 import (
@@ -23,57 +34,115 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// maxHeld bounds the frames held for one write.
+// maxHeld bounds the bytes a Writer holds, and writes in one call.
 const maxHeld = 64 << 10
 
-// heldBuffers are the buffers frames are held in, between a hold and the
-// write that carries them: an idle connection holds none.
-var heldBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// deadlineSlack is how much later than the deadline set a new write
+// deadline may be and still not be set: each write gets between its bound
+// less deadlineSlack and its bound.
+const deadlineSlack = time.Second
 
-// coalescer is the network connection a WebSocket from Upgrade writes to.
-// Whatever gorilla writes next carries the frames held: a control frame
-// it writes from the reader meanwhile (a pong, its answer to the client's
-// close, 1009 for an oversized message) goes out after them just the same.
-type coalescer struct {
+// heldBuffers are the buffers a Writer holds frames in until it writes
+// them: an idle connection holds none.
+var heldBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// Conn is the network connection under a WebSocket (see Wrap).
+type Conn struct {
 	net.Conn
-	mu   sync.Mutex
-	held *[]byte // frames for the next write; nil when none; guarded by mu
+	mu        sync.Mutex
+	deadline  time.Time // the write deadline set on Conn; guarded by mu
+	closeSent bool      // a close frame went out; guarded by mu
+	err       error     // a write failed: every later one fails; guarded by mu
 }
 
-// hold frames p as a WebSocket message (text, or binary when bin) for the
-// next write.
-func (c *coalescer) hold(bin bool, p []byte) {
+// Wrap returns nc as a Conn, for a WebSocket whose data messages a Writer
+// writes. Upgrade wraps the hijacked connection itself; a server with its
+// own http.Hijacker wraps the connection it hijacks.
+func Wrap(nc net.Conn) *Conn { return &Conn{Conn: nc} }
+
+// NetConn returns the connection Conn wraps.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
+// Write writes p, which gorilla passes whole for each control frame (and
+// for a data message of its own, which it is not given with a Writer).
+func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.held == nil {
-		c.held = heldBuffers.Get().(*[]byte)
+	if c.err != nil {
+		return 0, c.err
 	}
-	*c.held = appendFrame(*c.held, bin, p)
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.err = err
+		return n, err
+	}
+	if isClose(p) {
+		c.closeSent = true
+	}
+	return n, nil
 }
 
-// Write writes the frames held, then p, in one call. It reports the bytes
-// of p written.
-func (c *coalescer) Write(p []byte) (int, error) {
+// isClose reports whether p is exactly one close frame, as gorilla's
+// WriteControl writes it: one write call per control frame.
+func isClose(p []byte) bool {
+	return len(p) >= 2 && p[0] == finClose && int(p[1]) == len(p)-2
+}
+
+// SetWriteDeadline sets the write deadline lazily (deadlineSlack).
+func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.held == nil {
-		return c.Conn.Write(p)
-	}
-	held := len(*c.held)
-	buf := append(*c.held, p...)
-	n, err := c.Conn.Write(buf)
-	*c.held = buf[:0]
-	heldBuffers.Put(c.held)
-	c.held = nil
-	return max(n-held, 0), err
+	return c.setDeadline(t)
 }
 
-// Frame headers of a server's WebSocket messages (RFC 6455 §5.2): final,
+// SetDeadline sets the read deadline, and the write deadline lazily.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// setDeadline sets the write deadline to t unless the one set is earlier
+// by less than deadlineSlack. Lock must be held.
+func (c *Conn) setDeadline(t time.Time) error {
+	if t.IsZero() == c.deadline.IsZero() && !t.Before(c.deadline) && t.Sub(c.deadline) < deadlineSlack {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	c.deadline = t
+	return nil
+}
+
+// writeData writes frames of data messages, within wait; it refuses them
+// once a close frame went out. Lock must be held.
+func (c *Conn) writeData(frames []byte, wait time.Duration) error {
+	switch {
+	case c.closeSent:
+		return websocket.ErrCloseSent
+	case c.err != nil:
+		return c.err
+	}
+	if err := c.setDeadline(time.Now().Add(wait)); err != nil {
+		c.err = err
+		return err
+	}
+	if _, err := c.Conn.Write(frames); err != nil {
+		c.err = err
+		return err
+	}
+	return nil
+}
+
+// Frame headers of a server's WebSocket frames (RFC 6455 §5.2): final,
 // not masked, the payload's length in 7 bits, or 126 and 16 bits, or 127
 // and 64 bits.
 const (
 	finText   = 0x81
 	finBinary = 0x82
+	finClose  = 0x88
 	len16     = 126
 	len64     = 127
 )
@@ -89,34 +158,31 @@ func frameSize(n int) int {
 	return 10 + n
 }
 
-// appendFrame appends p framed as an uncompressed WebSocket message, as
-// gorilla frames it (an uncompressed message is valid also where
-// compression was negotiated: it is per message).
-func appendFrame(b []byte, bin bool, p []byte) []byte {
+// appendHeader appends the header of an n-byte uncompressed message (valid
+// also where compression was negotiated: it is per message).
+func appendHeader(b []byte, bin bool, n int) []byte {
 	op := byte(finText)
 	if bin {
 		op = finBinary
 	}
-	switch n := len(p); {
+	switch {
 	case n < len16:
-		b = append(b, op, byte(n))
+		return append(b, op, byte(n))
 	case n <= 0xffff:
 		b = append(b, op, len16)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, op, len64)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
+		return binary.BigEndian.AppendUint16(b, uint16(n))
 	}
-	return append(b, p...)
+	b = append(b, op, len64)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
 }
 
 // hijacker is the ResponseWriter of an upgrade, whose hijacked connection
-// is a coalescer.
+// it wraps.
 type hijacker struct {
 	http.ResponseWriter
 }
 
-// Hijack hijacks the connection and returns it as a coalescer.
+// Hijack hijacks the connection and returns it wrapped.
 func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := h.ResponseWriter.(http.Hijacker)
 	if !ok {
@@ -126,80 +192,138 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("wscoalesce: hijack: %w", err)
 	}
-	return &coalescer{Conn: nc}, brw, nil
+	return Wrap(nc), brw, nil
 }
 
 // Upgrade upgrades r to a WebSocket with up, as up.Upgrade does (which
-// answers the request when it fails), over a connection a Writer
-// coalesces writes on.
+// answers the request when it fails), over a Conn.
 func Upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h http.Header) (*websocket.Conn, error) {
 	return up.Upgrade(hijacker{w}, r, h)
 }
 
-// A Writer writes WebSocket messages to a WebSocket from Upgrade in as few
-// write calls as maxHeld allows: each message is held until the next one,
-// or Flush, shows whether it is the last of a write. As gorilla's write
-// methods, a Writer's are for one goroutine at a time; the connection's
-// reader may write control frames meanwhile. A write error ends the
-// Writer, as gorilla's do the connection's writes.
+// A Writer writes the data messages of a WebSocket over a Conn: it frames
+// each message into a buffer and writes the buffer when it is full and on
+// Flush. Its methods are for one goroutine at a time; gorilla's reader
+// may write control frames meanwhile, which go out between whole frames.
+// A write error ends the Writer, as gorilla's do the connection's writes.
 type Writer struct {
-	ws   *websocket.Conn
-	co   *coalescer
-	wait time.Duration // bound on each write
-
-	last    []byte // the message not yet written or held
-	lastBin bool
-	pending bool // last is set
-	held    int  // bytes held in co since the last write
+	co   *Conn
+	wait time.Duration // bound on each write call
+	buf  *[]byte       // frames not written yet; nil when none
 }
 
-// NewWriter returns a Writer to ws, a WebSocket Upgrade returned, whose
-// every write must complete within wait.
+// NewWriter returns a Writer to ws, whose network connection is a Conn,
+// whose every write call must complete within wait.
 func NewWriter(ws *websocket.Conn, wait time.Duration) *Writer {
-	co, ok := ws.NetConn().(*coalescer)
+	co, ok := ws.NetConn().(*Conn)
 	if !ok {
-		panic("wscoalesce: NewWriter: not a WebSocket Upgrade returned")
+		panic("wscoalesce: NewWriter: not a WebSocket over a Conn")
 	}
-	return &Writer{ws: ws, co: co, wait: wait}
+	return &Writer{co: co, wait: wait}
 }
 
 // Write writes p as a WebSocket message, binary when bin, else text, after
-// the messages written before: it holds the one before for the next write,
-// or writes it when holding it would exceed maxHeld. p must not change
-// until the next Write or Flush.
+// the messages written before. It may only hold it until Flush; p may
+// change once Write returns.
 func (w *Writer) Write(bin bool, p []byte) error {
-	if w.pending {
-		if size := frameSize(len(w.last)); w.held+size <= maxHeld {
-			w.co.hold(w.lastBin, w.last)
-			w.held += size
-		} else if err := w.writeLast(); err != nil {
+	return w.WriteJoined(bin, [][]byte{p}, nil)
+}
+
+// WriteJoined writes parts joined by sep as one WebSocket message, as Write
+// does.
+func (w *Writer) WriteJoined(bin bool, parts [][]byte, sep []byte) error {
+	n := len(sep) * max(len(parts)-1, 0)
+	for _, p := range parts {
+		n += len(p)
+	}
+	if w.buf == nil {
+		w.buf = heldBuffers.Get().(*[]byte)
+	}
+	if len(*w.buf) > 0 && len(*w.buf)+frameSize(n) > maxHeld {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		w.buf = heldBuffers.Get().(*[]byte)
+	}
+	if frameSize(n) <= maxHeld {
+		b := appendHeader(*w.buf, bin, n)
+		for i, p := range parts {
+			if i > 0 {
+				b = append(b, sep...)
+			}
+			b = append(b, p...)
+		}
+		*w.buf = b
+		return nil
+	}
+	return w.stream(bin, n, parts, sep)
+}
+
+// stream writes a message too large to hold (the buffer is empty) in
+// writes of maxHeld bytes, holding the Conn's lock from its first byte to
+// its last, so that no control frame goes out inside it.
+func (w *Writer) stream(bin bool, n int, parts [][]byte, sep []byte) error {
+	w.co.mu.Lock()
+	defer w.co.mu.Unlock()
+	defer w.release()
+	b := appendHeader(*w.buf, bin, n)
+	add := func(p []byte) error {
+		for len(p) > 0 {
+			k := min(maxHeld-len(b), len(p))
+			b, p = append(b, p[:k]...), p[k:]
+			if len(b) == maxHeld {
+				if err := w.co.writeData(b, w.wait); err != nil {
+					return fmt.Errorf("wscoalesce: write: %w", err)
+				}
+				b = b[:0]
+			}
+		}
+		return nil
+	}
+	for i, p := range parts {
+		if i > 0 {
+			if err := add(sep); err != nil {
+				return err
+			}
+		}
+		if err := add(p); err != nil {
 			return err
 		}
 	}
-	w.last, w.lastBin, w.pending = p, bin, true
-	return nil
-}
-
-// Flush writes the messages not written yet.
-func (w *Writer) Flush() error {
-	if !w.pending {
+	*w.buf = b
+	if len(b) == 0 {
 		return nil
 	}
-	return w.writeLast()
-}
-
-// writeLast writes the last message through gorilla, with the frames held
-// before it, within w.wait.
-func (w *Writer) writeLast() error {
-	typ := websocket.TextMessage
-	if w.lastBin {
-		typ = websocket.BinaryMessage
-	}
-	p := w.last
-	w.last, w.pending, w.held = nil, false, 0
-	_ = w.ws.SetWriteDeadline(time.Now().Add(w.wait))
-	if err := w.ws.WriteMessage(typ, p); err != nil {
+	if err := w.co.writeData(b, w.wait); err != nil {
 		return fmt.Errorf("wscoalesce: write: %w", err)
 	}
 	return nil
+}
+
+// Flush writes the messages not written yet, in one write call.
+func (w *Writer) Flush() error {
+	if w.buf == nil {
+		return nil
+	}
+	defer w.release()
+	if len(*w.buf) == 0 {
+		return nil
+	}
+	w.co.mu.Lock()
+	err := w.co.writeData(*w.buf, w.wait)
+	w.co.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("wscoalesce: write: %w", err)
+	}
+	return nil
+}
+
+// release empties the buffer and gives it back, unless growing it for
+// maxHeld bytes went far past that.
+func (w *Writer) release() {
+	if cap(*w.buf) <= 2*maxHeld {
+		*w.buf = (*w.buf)[:0]
+		heldBuffers.Put(w.buf)
+	}
+	w.buf = nil
 }

@@ -90,8 +90,9 @@ func expect(t *testing.T, ws *websocket.Conn, want []message) {
 
 // TestWriter: messages a Writer writes reach a gorilla client as the
 // WebSocket messages gorilla itself would write, in order, for every
-// length encoding, text and binary, and across writes of maxHeld; a run
-// of small messages takes a write call per maxHeld bytes.
+// length encoding, text and binary, joined or not, and across writes of
+// maxHeld (70000 bytes is streamed); a run of small messages takes a write
+// call per maxHeld bytes.
 func TestWriter(t *testing.T) {
 	var want []message
 	add := func(typ int, data []byte) { want = append(want, message{typ, data}) }
@@ -100,6 +101,10 @@ func TestWriter(t *testing.T) {
 	}
 	add(websocket.BinaryMessage, []byte{0, 1, 2, 0xff})
 	add(websocket.TextMessage, []byte("after binary"))
+	joined := [][]byte{[]byte("one"), []byte("two"), bytes.Repeat([]byte{'j'}, 40000), []byte("four")}
+	add(websocket.TextMessage, bytes.Join(joined, []byte("\n")))
+	add(websocket.TextMessage, bytes.Join(append(joined, joined...), []byte("\n")))
+	add(websocket.TextMessage, []byte("after joined"))
 	mixed := len(want)
 	for range 3 * maxHeld / 100 {
 		add(websocket.TextMessage, bytes.Repeat([]byte{'y'}, 98)) // 100 bytes framed
@@ -110,7 +115,19 @@ func TestWriter(t *testing.T) {
 	ws := serve(t, &writes, func(ws *websocket.Conn, w *Writer) {
 		write := func(ms []message) {
 			for _, m := range ms {
-				if err := w.Write(m.typ == websocket.BinaryMessage, m.data); err != nil {
+				var err error
+				switch {
+				case m.typ == websocket.BinaryMessage:
+					err = w.Write(true, m.data)
+				case bytes.HasPrefix(m.data, []byte("one\n")):
+					n := bytes.Count(m.data, []byte("\n")) + 1
+					err = w.WriteJoined(false, append(joined, joined...)[:n], []byte("\n"))
+				default:
+					p := bytes.Clone(m.data)
+					err = w.Write(false, p)
+					clear(p) // the Writer holds a copy
+				}
+				if err != nil {
 					t.Error(err)
 					return
 				}
@@ -128,25 +145,32 @@ func TestWriter(t *testing.T) {
 		_, _, _ = ws.ReadMessage() // until the client is done
 	})
 	expect(t, ws, want)
-	// The mixed run: whatever gorilla splits a message over its write
-	// buffer into, plus a write per maxHeld.
-	if n := <-done; n > 12 {
+	// The mixed run: a write per maxHeld, and the ones before and after
+	// each streamed message.
+	if n := <-done; n > 14 {
 		t.Errorf("%d mixed messages in %d write calls", mixed, n)
 	}
-	// The small ones: maxHeld bytes held and one message per write call.
-	if n, most := <-done, int64(len(want[mixed:])*100/(maxHeld+100)+1); n > most {
+	// The small ones: as many as fit in maxHeld bytes in each write call.
+	perWrite := maxHeld / 100
+	if n, most := <-done, int64((len(want[mixed:])+perWrite-1)/perWrite); n > most {
 		t.Errorf("%d small messages in %d write calls, want at most %d", len(want)-mixed, n, most)
 	}
 }
 
-// TestWriterCloseSent: the close frame gorilla's reader sends for an
-// oversized message carries the messages held before it, and the Writer's
-// next write is refused with websocket.ErrCloseSent: nothing goes after
-// the close frame.
+// TestWriterCloseSent: once gorilla's reader has sent a close frame (1009
+// for an oversized message), the Writer's writes are refused with
+// websocket.ErrCloseSent, those it held included: nothing goes after the
+// close frame.
 func TestWriterCloseSent(t *testing.T) {
 	var writes atomic.Int64
 	flushed := make(chan error, 1)
 	ws := serve(t, &writes, func(ws *websocket.Conn, w *Writer) {
+		if err := w.Write(false, []byte("before")); err != nil {
+			t.Error(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Error(err)
+		}
 		for _, m := range []string{"a", "b", "c"} {
 			if err := w.Write(false, []byte(m)); err != nil {
 				t.Error(err)
@@ -159,10 +183,10 @@ func TestWriterCloseSent(t *testing.T) {
 		_ = ws.NetConn().SetReadDeadline(time.Now().Add(wait))
 		_, _ = io.Copy(io.Discard, ws.NetConn()) // what the client sent, until it closes
 	})
+	expect(t, ws, []message{{websocket.TextMessage, []byte("before")}})
 	if err := ws.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte{'z'}, 2000)); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, ws, []message{{websocket.TextMessage, []byte("a")}, {websocket.TextMessage, []byte("b")}})
 	_, m, err := ws.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
@@ -175,5 +199,104 @@ func TestWriterCloseSent(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("no Flush")
+	}
+}
+
+// TestWriterControlBetweenFrames: the pongs gorilla's reader writes while
+// a Writer streams large messages go out between whole frames: the client,
+// pinging all along, reads every message whole and gets every pong.
+func TestWriterControlBetweenFrames(t *testing.T) {
+	const messages = 50
+	big := bytes.Repeat([]byte{'b'}, 3*maxHeld+7)
+	var writes atomic.Int64
+	ws := serve(t, &writes, func(ws *websocket.Conn, w *Writer) {
+		streamed := make(chan struct{})
+		go func() {
+			defer close(streamed)
+			for range messages {
+				if err := w.Write(false, big); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Error(err)
+			}
+		}()
+		for { // gorilla answers the pings as it reads; echo the rest
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			<-streamed
+			if err := w.Write(false, data); err != nil || w.Flush() != nil {
+				return
+			}
+		}
+	})
+	var pongs atomic.Int64
+	ws.SetPongHandler(func(string) error { pongs.Add(1); return nil })
+	stop, pinged := make(chan struct{}), make(chan int64, 1)
+	go func() {
+		var n int64
+		defer func() { pinged <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(wait)); err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	}()
+	for i := range messages {
+		_, data, err := ws.ReadMessage()
+		if err != nil || !bytes.Equal(data, big) {
+			t.Fatalf("message %d: %d bytes, %v", i, len(data), err)
+		}
+	}
+	close(stop)
+	pings := <-pinged
+	for pongs.Load() < pings {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ws.ReadMessage(); err != nil { // the echo, after the pongs sent before it
+			t.Fatalf("%d pongs of %d, then %v", pongs.Load(), pings, err)
+		}
+	}
+}
+
+// TestDeadlineLazy: a write deadline later than the one set by less than
+// deadlineSlack is not set again; an earlier one, a much later one and
+// none are.
+func TestDeadlineLazy(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := Wrap(a)
+	t0 := time.Now().Add(time.Hour)
+	steps := []struct {
+		t, want time.Time
+	}{
+		{t0, t0},
+		{t0.Add(deadlineSlack / 2), t0},
+		{t0.Add(-time.Millisecond), t0.Add(-time.Millisecond)},
+		{t0.Add(deadlineSlack), t0.Add(deadlineSlack)},
+		{time.Time{}, time.Time{}},
+		{time.Time{}, time.Time{}},
+		{t0, t0},
+	}
+	for i, s := range steps {
+		if err := c.SetWriteDeadline(s.t); err != nil {
+			t.Fatal(err)
+		}
+		if !c.deadline.Equal(s.want) {
+			t.Fatalf("step %d: deadline %v, want %v", i, c.deadline, s.want)
+		}
 	}
 }
