@@ -258,7 +258,8 @@ func (c *conn) sendPing() {
 // connection is closing, the close frame.
 func (c *conn) flush() {
 	defer c.flushers.Done()
-	var batch [][]byte
+	var small [8][]byte // a paced delivery's batch, taken without allocating
+	batch := small[:0]
 	for {
 		batch = c.q.Take(batch[:0], maxBatchBytes)
 		if len(batch) == 0 {
