@@ -69,11 +69,23 @@ func TestRedialRestoresSubscriptions(t *testing.T) {
 	if err := gone.Unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
+	// The subscriptions reach the server before the other connection's
+	// publish does.
+	flushed, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelFlush()
+	if err := c.Flush(flushed); err != nil {
+		t.Fatal(err)
+	}
 	pub := natstest.Connect(t, srv)
 	if err := pub.Publish("a", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	old := <-ch
+	var old *nats.Msg
+	select {
+	case old = <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live subscription got nothing")
+	}
 	if !chSub.Owns(old) {
 		t.Fatal("a message of the live subscription is not its own")
 	}
@@ -99,8 +111,13 @@ func TestRedialRestoresSubscriptions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m := <-ch; m.Subject != "a" || !chSub.Owns(m) {
-		t.Errorf("after the redial: %s, owned %v", m.Subject, chSub.Owns(m))
+	select {
+	case m := <-ch:
+		if m.Subject != "a" || !chSub.Owns(m) {
+			t.Errorf("after the redial: %s, owned %v", m.Subject, chSub.Owns(m))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing after the redial")
 	}
 	waitFor(t, "callback and queue subscriptions", func() bool { return got.Load() == 1 && queued.Load() == 1 })
 	if err := pub.Flush(); err != nil {
