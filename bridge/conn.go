@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/internal/wscoalesce"
+	"github.com/routerd/routerd/internal/wsread"
 	"github.com/routerd/routerd/router"
 )
 
@@ -34,7 +34,7 @@ const (
 type conn struct {
 	srv  *Server
 	ws   *websocket.Conn
-	br   *bufio.Reader      // what ws reads through; nil when gorilla made its own
+	rd   *wsread.Reader     // reads ws
 	q    *sendq.Queue       // frames to write, at most limits.send_queue
 	w    *wscoalesce.Writer // writes them; used by the one flusher running
 	info router.ConnInfo
@@ -52,7 +52,6 @@ type conn struct {
 	closeSent  sync.Once      // the close frame is written once
 	pongDue    atomic.Bool    // a ping is unanswered and the read deadline for its pong is armed
 	requests   sync.WaitGroup // server-bound requests in flight
-	handled    chan bool      // capacity 1: a worker finished a message (see handleMessage)
 	readEnd    error          // why reading ended, nil when the connection began closing; written by the reading side before readLoop returns
 
 	// flushers counts the flushers started; q adds to it under its lock,
@@ -147,36 +146,16 @@ func (c *conn) linger() {
 	}
 }
 
-// readLoop reads client messages until the connection ends. The reading
-// goroutine spends its life waiting, and a goroutine's stack never shrinks
-// back once grown (the runtime only halves stacks that are at most a quarter
-// used), so it keeps to shallow calls: it waits until the socket is readable
-// and hands reading and handling the message, which need a deep stack
-// (gorilla's frame reader, JSON, router calls), to a pooled worker. Its stack
-// stays at the initial 2 KiB. Without a raw socket to wait on (TLS) it reads
-// itself and only the handling goes to a worker.
+// readLoop reads client messages until the connection ends, through the
+// connection's wsread.Reader: an idle connection's reader keeps the
+// initial 2 KiB stack, and each message is read and handled on a pooled
+// worker.
 func (c *conn) readLoop() {
 	c.ws.SetReadLimit(int64(c.srv.cfg.Limits.MaxFrameBytes))
 	c.ws.SetPongHandler(c.onPong)
-	ready := newReadiness(c.ws.NetConn().(*wscoalesce.Conn).NetConn())
-	if ready == nil || c.br == nil {
-		for c.readMessage(false) {
-		}
-		return
-	}
-	read := func() { c.handled <- c.readMessage(true) }
-	for {
-		if c.br.Buffered() == 0 {
-			if err := ready.wait(); err != nil {
-				c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
-				c.readEnd = err
-				return
-			}
-		}
-		c.srv.workers.run(read)
-		if !<-c.handled {
-			return
-		}
+	if err := c.rd.Run(c.readMessage); err != nil {
+		c.srv.log.Debug("connection read ended", "remote", c.info.RemoteAddr, "err", err)
+		c.readEnd = err
 	}
 }
 
@@ -190,13 +169,9 @@ func (c *conn) onPong(string) error {
 	return nil
 }
 
-// readMessage reads one client message and handles its frames, on a worker
-// when onWorker, else handing them to one. It reports false once the
-// connection is ending.
-func (c *conn) readMessage(onWorker bool) bool {
-	if onWorker && c.skipControl() {
-		return true
-	}
+// readMessage reads one client message and handles its frames. It
+// reports false once the connection is ending.
+func (c *conn) readMessage() bool {
 	typ, msg, err := c.ws.ReadMessage()
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
@@ -210,11 +185,7 @@ func (c *conn) readMessage(onWorker bool) bool {
 		c.replyError(0, "", router.Errorf(contract.CodeBadFrame, "binary messages are not supported; send JSON text"))
 		return true
 	}
-	if onWorker {
-		return c.handleFrames(msg)
-	}
-	c.srv.workers.run(func() { c.handled <- c.handleFrames(msg) })
-	return <-c.handled
+	return c.handleFrames(msg)
 }
 
 // handleFrames handles the frames of one client message. A frame that

@@ -20,6 +20,7 @@ import (
 	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/internal/sendq"
 	"github.com/routerd/routerd/internal/wscoalesce"
+	"github.com/routerd/routerd/internal/wsread"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -43,8 +44,8 @@ type Server struct {
 	m       *metrics.Metrics
 	codec   router.Codec
 	up      websocket.Upgrader
-	workers *workers // run client frame handling
-	hello   []byte   // the hello frame, the same for every connection
+	workers *wsread.Workers // run client frame handling
+	hello   []byte          // the hello frame, the same for every connection
 
 	// credentials: a namespace authenticates with a backend, which gets
 	// the upgrade request's credentials (Cookie, Authorization) with its
@@ -73,16 +74,15 @@ func New(o Options) *Server {
 		log:         log.With("component", "bridge"),
 		m:           o.Metrics,
 		codec:       codec{},
-		workers:     newWorkers(),
+		workers:     wsread.NewWorkers(),
 		conns:       make(map[*conn]struct{}),
 		credentials: o.Config.BackendAuth(),
 	}
 	s.hello = encode(helloFrame{Type: "hello", Version: "1", Node: o.Router.Node(), MaxFrameBytes: o.Config.Limits.MaxFrameBytes})
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
-		// ReadBufferSize 0: gorilla reads through the bufio.Reader that
-		// hijack hands it (readBufferSize bytes), which the reader checks
-		// for buffered data before it parks (readiness.wait). Data
+		// ReadBufferSize 0: gorilla reads through the wsread.Reader's
+		// buffer (wsread.Upgrade). Data
 		// messages go through the connection's wscoalesce.Writer, never
 		// gorilla's write buffer: the pool only keeps gorilla from holding
 		// net/http's for good.
@@ -114,8 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	hw := &hijacker{ResponseWriter: w}
-	ws, err := s.up.Upgrade(hw, r, nil)
+	ws, rd, err := wsread.Upgrade(&s.up, w, r, nil, s.workers)
 	if err != nil {
 		s.r.Release()
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
@@ -133,12 +132,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		srv:     s,
 		ws:      ws,
 		w:       wscoalesce.NewWriter(ws, writeWait),
-		br:      hw.br,
+		rd:      rd,
 		info:    info,
 		ctx:     ctx,
 		stop:    cancel,
 		sockets: make(map[string]*router.Socket),
-		handled: make(chan bool, 1),
 	}
 	c.q = sendq.New(s.cfg.Limits.SendQueue, &c.flushers)
 	if lim := s.cfg.Limits.Rate; lim.PerSecond > 0 {

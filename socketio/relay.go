@@ -119,5 +119,5 @@ func (s *Server) takeTunnel(w http.ResponseWriter, t *relay.TunnelRequest) {
 		fail(w, status, errBadRequest, "")
 		return
 	}
-	go sess.serveUpgrade(conn)
+	go sess.serveUpgrade(conn, nil)
 }

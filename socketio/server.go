@@ -34,6 +34,7 @@ import (
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/internal/connheader"
 	"github.com/routerd/routerd/internal/relay"
+	"github.com/routerd/routerd/internal/wsread"
 	"github.com/routerd/routerd/metrics"
 	"github.com/routerd/routerd/router"
 )
@@ -53,14 +54,15 @@ type Options struct {
 // Server is the Socket.IO endpoint. It is an http.Handler for
 // socketio.path and everything under it.
 type Server struct {
-	r     *router.Router
-	cfg   *config.Config
-	log   *slog.Logger
-	m     *metrics.Metrics
-	up    websocket.Upgrader
-	store *recoveryStore // nil without recovery
-	tag   string         // this node's prefix of Engine.IO sids
-	relay *relay.Relay   // nil without NATS
+	r       *router.Router
+	cfg     *config.Config
+	log     *slog.Logger
+	m       *metrics.Metrics
+	up      websocket.Upgrader
+	workers *wsread.Workers // read and handle the packets of WebSocket sessions
+	store   *recoveryStore  // nil without recovery
+	tag     string          // this node's prefix of Engine.IO sids
+	relay   *relay.Relay    // nil without NATS
 
 	listed    map[string]*codec // by Socket.IO namespace listed in socketio.namespaces
 	derived   *codec            // every other namespace ("/x" → x) without recovery
@@ -125,12 +127,15 @@ func New(o Options) *Server {
 	if history && o.NATS != nil {
 		s.store = newRecoveryStore(o.NATS, o.Config)
 	}
+	s.workers = wsread.NewWorkers()
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: o.Config.HTTP.HandshakeTimeout,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  16 << 10,
-		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      func(*http.Request) bool { return true }, // checked in ServeHTTP
+		// ReadBufferSize 0: gorilla reads through the wsread.Reader's
+		// buffer (wsread.Upgrade). Data messages go through the
+		// session's wscoalesce.Writer; gorilla writes only "3probe" and
+		// control frames, and the pool keeps it from holding a buffer.
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked in ServeHTTP
 	}
 	if o.NATS != nil {
 		s.relay = s.newRelay(o)
@@ -315,9 +320,10 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
 		return
 	}
 	var conn *websocket.Conn
+	var rd *wsread.Reader
 	if ws {
 		var err error
-		if conn, err = s.upgrade(w, r); err != nil {
+		if conn, rd, err = s.upgrade(w, r); err != nil {
 			s.r.Release()
 			s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 			return
@@ -337,7 +343,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ws bool) {
 	s.m.ConnectionOpened()
 	sess.start(conn != nil)
 	if conn != nil {
-		sess.attachWebSocket(conn)
+		sess.attachWebSocket(conn, rd)
 		return
 	}
 	sess.poll(w, r)

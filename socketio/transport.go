@@ -10,6 +10,7 @@ import (
 
 	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/internal/wscoalesce"
+	"github.com/routerd/routerd/internal/wsread"
 )
 
 // wsConn is a session's WebSocket: a *websocket.Conn, or a tunnel to one
@@ -151,12 +152,12 @@ func (s *session) upgrade(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, errBadRequest, "")
 		return
 	}
-	conn, err := s.srv.upgrade(w, r)
+	conn, rd, err := s.srv.upgrade(w, r)
 	if err != nil {
 		s.releaseUpgrade()
 		return
 	}
-	go s.serveUpgrade(conn)
+	go s.serveUpgrade(conn, rd)
 }
 
 // holdUpgrade reports whether the session may be upgraded (it is polling,
@@ -183,11 +184,20 @@ func (s *session) releaseUpgrade() {
 }
 
 // serveUpgrade runs the upgrade handshake on conn and, when it succeeds,
-// serves the session on it. A goroutine of the session's, counted in
-// srv.wg by holdUpgrade.
-func (s *session) serveUpgrade(conn wsConn) {
+// serves the session on it, reading through rd (nil: a tunnel). A
+// goroutine of the session's, counted in srv.wg by holdUpgrade. With rd
+// the handshake runs on a worker, so that this goroutine's stack stays
+// shallow for the session's life (see runWebSocket).
+func (s *session) serveUpgrade(conn wsConn, rd *wsread.Reader) {
 	defer s.srv.wg.Done()
-	ok := s.probe(conn)
+	var ok bool
+	if rd != nil {
+		done := make(chan bool, 1)
+		s.srv.workers.Run(func() { done <- s.probe(conn) })
+		ok = <-done
+	} else {
+		ok = s.probe(conn)
+	}
 	s.mu.Lock()
 	s.upgrading = false
 	s.mu.Unlock()
@@ -195,7 +205,7 @@ func (s *session) serveUpgrade(conn wsConn) {
 		_ = conn.Close()
 		return
 	}
-	s.runWebSocket(conn)
+	s.runWebSocket(conn, rd)
 }
 
 // probe runs the upgrade handshake on conn; it reports whether the session
@@ -252,10 +262,10 @@ func (s *session) probe(conn wsConn) bool {
 	return false
 }
 
-// attachWebSocket serves a WebSocket-only session on conn, unless the
-// session was closed already (the daemon is shutting down): then conn gets
-// the close frame only.
-func (s *session) attachWebSocket(conn *websocket.Conn) {
+// attachWebSocket serves a WebSocket-only session on conn, read through
+// rd, unless the session was closed already (the daemon is shutting down):
+// then conn gets the close frame only.
+func (s *session) attachWebSocket(conn *websocket.Conn, rd *wsread.Reader) {
 	s.mu.Lock()
 	closed, code := s.closed, s.why.code
 	start := false
@@ -277,16 +287,19 @@ func (s *session) attachWebSocket(conn *websocket.Conn) {
 	}
 	go func() {
 		defer s.srv.wg.Done()
-		s.runWebSocket(conn)
+		s.runWebSocket(conn, rd)
 	}()
 }
 
 // runWebSocket reads the client's packets until the connection ends; it
-// owns conn. Writers (writeLoop) come and go beside it, on demand.
-func (s *session) runWebSocket(conn wsConn) {
+// owns conn. Writers (writeLoop) come and go beside it, on demand. With rd
+// (a WebSocket of this node's, not a tunnel) the packets are read and
+// handled on rd's workers, and this goroutine, which spends the session's
+// life waiting, keeps the initial 2 KiB stack (package wsread).
+func (s *session) runWebSocket(conn wsConn, rd *wsread.Reader) {
 	conn.SetReadLimit(int64(s.srv.cfg.Limits.MaxFrameBytes))
 	var readErr error // why reading ended; nil: the session is closing
-	for {
+	read := func() bool {
 		typ, msg, err := conn.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
@@ -295,18 +308,23 @@ func (s *session) runWebSocket(conn wsConn) {
 				s.close(closeGone)
 			}
 			readErr = err
-			break
+			return false
 		}
 		p := eioPacket{typ: eioMessage, data: msg, binary: true}
 		if typ == websocket.TextMessage {
 			if p, err = decodeEIO(msg); err != nil {
 				s.close(closeParse)
-				break
+				return false
 			}
 		}
-		if !s.onPacket(p, true) {
-			break
+		return s.onPacket(p, true)
+	}
+	if rd == nil {
+		for read() {
 		}
+	} else if err := rd.Run(read); err != nil {
+		s.close(closeGone)
+		readErr = err
 	}
 	// The session is closed: its last writer, which writes the close
 	// frame, was counted when it closed (close, writerLocked).
@@ -323,9 +341,9 @@ type unitsWriter interface {
 }
 
 // upgrade upgrades a request to a session's WebSocket, whose writes
-// unitWriter coalesces.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	return wscoalesce.Upgrade(&s.up, w, r, nil)
+// unitWriter coalesces, read through the Reader it returns.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *wsread.Reader, error) {
+	return wsread.Upgrade(&s.up, w, r, nil, s.workers)
 }
 
 // unitWriter returns what writes the units a take returns to conn: a

@@ -118,7 +118,8 @@ type Options struct {
 	// answers w as it would answer a local upgrade, or takes the tunnel
 	// with t.Accept.
 	Accept func(w http.ResponseWriter, t *TunnelRequest)
-	// Upgrader accepts the client WebSockets this node tunnels to others.
+	// Upgrader accepts the client WebSockets this node tunnels to others
+	// (through wsread.Upgrade: its ReadBufferSize must be 0).
 	Upgrader *websocket.Upgrader
 	// MaxBytes bounds the body of a request forwarded from here and each
 	// message a tunnelled client sends here.

@@ -17,6 +17,7 @@ import (
 	"github.com/routerd/routerd/internal/bus"
 	"github.com/routerd/routerd/internal/wsclose"
 	"github.com/routerd/routerd/internal/wscoalesce"
+	"github.com/routerd/routerd/internal/wsread"
 	"github.com/routerd/routerd/metrics"
 )
 
@@ -114,7 +115,7 @@ func (rl *Relay) Tunnel(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil
 	}
 	up := rl.names.Tunnel(tag, id)
-	conn, err := wscoalesce.Upgrade(rl.o.Upgrader, w, r, nil)
+	conn, _, err := wsread.Upgrade(rl.o.Upgrader, w, r, nil, nil) // relayUp reads on this goroutine
 	if err != nil {
 		_ = rl.o.Conn.NC().PublishMsg(tunnelMsg(up, tunnelEnd, nil))
 		return nil // the upgrader answered
@@ -223,7 +224,7 @@ func (e *edge) linger() {
 	}
 }
 
-// start lets down write to conn, from wscoalesce.Upgrade (nil: drop what
+// start lets down write to conn, from wsread.Upgrade (nil: drop what
 // the owner sends). Only the first call counts.
 func (e *edge) start(conn *websocket.Conn) {
 	e.once.Do(func() {

@@ -23,11 +23,9 @@
 package wscoalesce
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -56,8 +54,8 @@ type Conn struct {
 }
 
 // Wrap returns nc as a Conn, for a WebSocket whose data messages a Writer
-// writes. Upgrade wraps the hijacked connection itself; a server with its
-// own http.Hijacker wraps the connection it hijacks.
+// writes: the http.Hijacker that an upgrade hijacks the connection with
+// wraps it (wsread.Upgrade does).
 func Wrap(nc net.Conn) *Conn { return &Conn{Conn: nc} }
 
 // NetConn returns the connection Conn wraps.
@@ -174,31 +172,6 @@ func appendHeader(b []byte, bin bool, n int) []byte {
 	}
 	b = append(b, op, len64)
 	return binary.BigEndian.AppendUint64(b, uint64(n))
-}
-
-// hijacker is the ResponseWriter of an upgrade, whose hijacked connection
-// it wraps.
-type hijacker struct {
-	http.ResponseWriter
-}
-
-// Hijack hijacks the connection and returns it wrapped.
-func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := h.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, http.ErrNotSupported
-	}
-	nc, brw, err := hj.Hijack()
-	if err != nil {
-		return nil, nil, fmt.Errorf("wscoalesce: hijack: %w", err)
-	}
-	return Wrap(nc), brw, nil
-}
-
-// Upgrade upgrades r to a WebSocket with up, as up.Upgrade does (which
-// answers the request when it fails), over a Conn.
-func Upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h http.Header) (*websocket.Conn, error) {
-	return up.Upgrade(hijacker{w}, r, h)
 }
 
 // A Writer writes the data messages of a WebSocket over a Conn: it frames

@@ -31,9 +31,10 @@ type counting struct {
 	writes *atomic.Int64
 }
 
+// Hijack hijacks the connection, counting its writes, and wraps it.
 func (c counting) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := c.ResponseWriter.(http.Hijacker).Hijack()
-	return countingConn{nc, c.writes}, brw, err
+	return Wrap(countingConn{nc, c.writes}), brw, err
 }
 
 type countingConn struct {
@@ -46,7 +47,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// serve starts a server that upgrades each request with Upgrade (read
+// serve starts a server that upgrades each request over a Conn (read
 // limit 1024) and runs serve on the WebSocket and a Writer to it, then
 // closes it; writes counts the write calls on the connection after the
 // upgrade. It returns a client's WebSocket to it.
@@ -54,7 +55,7 @@ func serve(t *testing.T, writes *atomic.Int64, serve func(ws *websocket.Conn, w 
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var up websocket.Upgrader
-		ws, err := Upgrade(&up, counting{rw, writes}, r, nil)
+		ws, err := up.Upgrade(counting{rw, writes}, r, nil)
 		if err != nil {
 			t.Error(err)
 			return
