@@ -157,9 +157,16 @@ func (r *Router) Release() {
 func (r *Router) Nodes() int { return r.nodes.count() }
 
 // Start subscribes to the control and node subjects and starts the
-// dispatchers. It returns once the subscriptions are confirmed by the server.
-func (r *Router) Start(ctx context.Context) error {
+// dispatchers. It returns once the subscriptions are confirmed by the
+// server. When it fails, it undoes what it began: the router is as New
+// left it, and Close need not be called.
+func (r *Router) Start(ctx context.Context) (err error) {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			r.undoStart()
+		}
+	}()
 	r.started = time.Now()
 	r.hostname, _ = os.Hostname()
 	for _, ch := range r.shards {
@@ -187,6 +194,21 @@ func (r *Router) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// undoStart stops what a failed Start began: the node's heartbeats (a
+// node that announced itself says it leaves), the control subscriptions,
+// the dispatchers and background work.
+func (r *Router) undoStart() {
+	if r.nodes.subs != nil {
+		r.nodes.stop()
+	}
+	for _, sub := range r.sysSub {
+		_ = sub.Unsubscribe()
+	}
+	r.sysSub = nil
+	r.cancel()
+	r.wg.Wait()
 }
 
 // Close detaches every socket (publishing their leave and disconnect
