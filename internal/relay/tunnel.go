@@ -244,15 +244,8 @@ func (e *edge) down(m *nats.Msg) {
 	}
 	var err error
 	switch m.Header.Get(hdrType) {
-	case tunnelText, tunnelBinary:
-		if err = e.w.Write(m.Header.Get(hdrType) == tunnelBinary, m.Data); err == nil {
-			err = e.w.Flush()
-		}
-	case tunnelBatch:
-		err = EachMessage(m.Data, func(msg Message) error { return e.w.Write(msg.Binary, msg.Data) })
-		if err == nil {
-			err = e.w.Flush()
-		}
+	case tunnelText, tunnelBinary, tunnelBatch:
+		err = e.write(m)
 	case tunnelClose:
 		err = e.conn.WriteControl(websocket.CloseMessage, m.Data, deadline())
 		if errors.Is(err, websocket.ErrCloseSent) {
@@ -288,6 +281,22 @@ func (e *edge) down(m *nats.Msg) {
 		e.end()
 	}
 	_ = m.RespondMsg(reply)
+}
+
+// write writes the message, or batch of messages, of the owner's tunnel
+// message m to the client, in one write call as far as wscoalesce can.
+func (e *edge) write(m *nats.Msg) error {
+	var err error
+	switch typ := m.Header.Get(hdrType); typ {
+	case tunnelBatch:
+		err = EachMessage(m.Data, func(msg Message) error { return e.w.Write(msg.Binary, msg.Data) })
+	default:
+		err = e.w.Write(typ == tunnelBinary, m.Data)
+	}
+	if err != nil {
+		return err
+	}
+	return e.w.Flush()
 }
 
 // TunnelRequest is a WebSocket upgrade another node accepted for a session
