@@ -90,6 +90,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		}
 		url = d.emb.srv.ClientURL()
 		d.log.Info("embedded NATS ready", "url", url)
+		srv, remotes := d.emb.srv, len(d.cfg.NATS.Leafnodes.Remotes)
+		d.m.CountLeafnodes(func() (int, int) { return srv.NumLeafNodes(), remotes })
 	}
 	b, err := d.connect(url)
 	if err != nil {

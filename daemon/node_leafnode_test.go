@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -477,8 +479,10 @@ func TestLeafnodeHubOutage(t *testing.T) {
 	first := a1.MustAck(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "before", "data": 1})
 	b.Next(rt.IsEvent("before"))
 
+	leafnodes(t, edges[0], 1)
 	h.srv.Shutdown()
 	h.srv.WaitForShutdown()
+	leafnodes(t, edges[0], 0)
 	// An emit sent before the edge saw its leafnode connection close
 	// waits for a store that never answers (timeout, after ack_timeout).
 	rt.EventuallyWithin(t, "history rooms are unavailable without the hub", 4*rt.Wait, func() error {
@@ -493,6 +497,7 @@ func TestLeafnodeHubOutage(t *testing.T) {
 	}
 
 	h.start(t)
+	leafnodes(t, edges[0], 1)
 	rt.EventuallyWithin(t, "the edges share history rooms again", 15*time.Second, func() error {
 		r := a1.Req(map[string]any{"type": "emit", "ns": "chat", "room": "lobby", "event": "after", "data": 4})
 		if r.Type() != "ack" {
@@ -510,4 +515,28 @@ func TestLeafnodeHubOutage(t *testing.T) {
 	if f := c.Next(rt.IsEvent("before")); f.JSON("seq") != rt.MustJSON(t, rt.JSONValue(t, first.JSON("data")).(map[string]any)["seq"]) {
 		t.Errorf("replayed %v after the outage, want the seq of %v", f, first)
 	}
+}
+
+// leafnodes waits until edge's /metrics shows want of its one leafnode
+// remote up.
+func leafnodes(t *testing.T, edge *rt.Node, want int) {
+	t.Helper()
+	lines := []string{fmt.Sprintf("\nrouterd_nats_leafnodes %d\n", want), "\nrouterd_nats_leafnode_remotes 1\n"}
+	rt.EventuallyWithin(t, fmt.Sprintf("routerd_nats_leafnodes %d", want), 15*time.Second, func() error {
+		resp, err := http.Get(edge.HTTPURL() + "/metrics")
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if !strings.Contains(string(body), l) {
+				return fmt.Errorf("no %q in /metrics", strings.TrimSpace(l))
+			}
+		}
+		return nil
+	})
 }

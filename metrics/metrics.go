@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,7 @@ type Metrics struct {
 	sioUnanswered prometheus.Counter
 	sioRecoveries *prometheus.CounterVec
 	sioParked     prometheus.Gauge
+	leafnodes     atomic.Pointer[func() (up, remotes int)] // see CountLeafnodes
 }
 
 // New creates the collectors and registers them on reg.
@@ -116,9 +118,32 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.sioParked = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "routerd_socketio_parked", Help: "Socket.IO sockets of lost sessions kept for their clients to resume."})
 	reg.MustRegister(m.sioRecoveries, m.sioParked)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "routerd_nats_leafnodes", Help: "Leafnode connections of the embedded NATS server to its remotes (nats.leafnodes.remotes) that are up: on an edge, fewer than routerd_nats_leafnode_remotes means it is cut off from the hub (it still serves its own clients, and stays ready)."},
+		func() float64 { up, _ := m.countLeafnodes(); return float64(up) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "routerd_nats_leafnode_remotes", Help: "Leafnode remotes the embedded NATS server dials (nats.leafnodes.remotes); 0 on a node that is not an edge."},
+		func() float64 { _, remotes := m.countLeafnodes(); return float64(remotes) }))
 	reg.MustRegister(m.connections, m.refused, m.sockets, m.namespaces, m.rooms, m.framesIn, m.framesOut,
 		m.published, m.deliveries, m.dropped, m.closes, m.errors, m.natsConnected, m.ackRTT)
 	return m
+}
+
+// CountLeafnodes has routerd_nats_leafnodes and
+// routerd_nats_leafnode_remotes read, at each scrape, from count: the
+// embedded server's leafnode connections that are up, and its remotes.
+func (m *Metrics) CountLeafnodes(count func() (up, remotes int)) {
+	if m != nil {
+		m.leafnodes.Store(&count)
+	}
+}
+
+// countLeafnodes is what CountLeafnodes set, or none.
+func (m *Metrics) countLeafnodes() (up, remotes int) {
+	if f := m.leafnodes.Load(); f != nil {
+		return (*f)()
+	}
+	return 0, 0
 }
 
 // ConnectionOpened counts an accepted connection.
