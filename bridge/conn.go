@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,8 @@ func (c *conn) Codec() router.Codec { return c.srv.codec }
 func (c *conn) Send(frame []byte) {
 	start, err := c.q.Push(frame)
 	switch {
+	case start && c.w.NonBlocking():
+		c.srv.flushq.push(c)
 	case start:
 		go c.flush()
 	case errors.Is(err, sendq.ErrFull):
@@ -225,10 +228,22 @@ func (c *conn) sendPing() {
 	c.ping.Reset(c.srv.cfg.HTTP.PingInterval)
 }
 
-// flush writes queued frames until the queue is empty, then, once the
-// connection is closing, the close frame.
-func (c *conn) flush() {
+// flush writes what flushOnce left held, then queued frames until the
+// queue is empty, then, once the connection is closing, the close frame.
+// A goroutine of the connection's, which owns the queue's take side.
+func (c *conn) flush() { c.flushFrom(nil) }
+
+// flushFrom is flush with a batch taken already.
+func (c *conn) flushFrom(first [][]byte) {
 	defer c.flushers.Done()
+	err := c.w.Flush()
+	if err == nil && len(first) > 0 {
+		err = c.write(first)
+	}
+	if err != nil {
+		c.writeFailed(err)
+		return
+	}
 	var small [8][]byte // a paced delivery's batch, taken without allocating
 	batch := small[:0]
 	for {
@@ -238,18 +253,83 @@ func (c *conn) flush() {
 		}
 		err := c.write(batch)
 		clear(batch)
-		if errors.Is(err, websocket.ErrCloseSent) {
-			// gorilla sent a close frame itself (1009 for an oversized
-			// message, or its answer to the client's close): the reader
-			// ends by itself and lingers, so the socket must stay open
-			// until the client has the frame.
-			return
-		}
 		if err != nil {
-			c.abort()
+			c.writeFailed(err)
 			return
 		}
 	}
+	c.sendClose()
+}
+
+// flushOnce is flush on one of the server's flushers (flushQueue), which
+// owns the queue's take side: it writes a few batches, each with one
+// non-blocking write call, and hands the connection on to a goroutine of
+// its own (flush) as soon as a write would block, so that a client that
+// reads slowly never holds a flusher up.
+func (c *conn) flushOnce() {
+	var small [8][]byte
+	for range flushOnceBatches {
+		batch := c.q.Take(small[:0], flushOnceBytes)
+		if len(batch) == 0 { // the take side is given up
+			if c.closeStart.Load() && c.closeCode != 0 {
+				go func() {
+					defer c.flushers.Done()
+					c.sendClose()
+				}()
+				return
+			}
+			c.flushers.Done()
+			return
+		}
+		n := len(batch) - 1 // the newlines
+		for _, f := range batch {
+			n += len(f)
+		}
+		if !c.w.Holds(n) { // a message it would write in several blocking calls
+			go c.flushFrom(slices.Clone(batch))
+			clear(batch)
+			return
+		}
+		err := c.w.WriteJoined(false, batch, newline)
+		clear(batch)
+		done := false
+		if err == nil {
+			done, err = c.w.TryFlush()
+		}
+		switch {
+		case err != nil:
+			c.writeFailed(err)
+			c.flushers.Done()
+			return
+		case !done:
+			go c.flush()
+			return
+		}
+	}
+	c.srv.flushq.push(c) // more to write: behind the others
+}
+
+// flushOnceBatches is how many batches flushOnce writes before it lets
+// other connections' go first, and flushOnceBytes the most it takes in one
+// (at least one frame).
+const (
+	flushOnceBatches = 4
+	flushOnceBytes   = 32 << 10
+)
+
+// writeFailed ends the connection after a failed write, unless gorilla sent
+// a close frame itself (1009 for an oversized message, or its answer to the
+// client's close): then the reader ends by itself and lingers, so the
+// socket must stay open until the client has the frame.
+func (c *conn) writeFailed(err error) {
+	if !errors.Is(err, websocket.ErrCloseSent) {
+		c.abort()
+	}
+}
+
+// sendClose writes the close frame once the connection is closing (with a
+// code: code 0 means the connection is gone).
+func (c *conn) sendClose() {
 	if c.closeStart.Load() && c.closeCode != 0 {
 		c.closeSent.Do(func() {
 			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,26 +236,7 @@ func TestLimitSendQueueSlowConsumer(t *testing.T) {
 	routertest.ConnectJoin(t, fast, "chat", "flood")
 
 	// The slow client joins, then never reads again.
-	slow := limDial(t, node, &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 512, HandshakeTimeout: routertest.Wait}, nil)
-	if err := slow.WriteMessage(websocket.TextMessage, []byte(`{"type":"connect","ns":"chat","id":1}`+"\n"+`{"type":"join","ns":"chat","room":"flood","id":2}`)); err != nil {
-		t.Fatal(err)
-	}
-	slowSID := ""
-	_ = slow.SetReadDeadline(time.Now().Add(routertest.Wait))
-	for joined := false; !joined; {
-		_, msg, err := slow.ReadMessage()
-		if err != nil {
-			t.Fatalf("slow client setup: %v", err)
-		}
-		for _, line := range strings.Split(string(msg), "\n") {
-			var f map[string]any
-			_ = json.Unmarshal([]byte(line), &f)
-			if f["type"] == "connected" {
-				slowSID, _ = f["sid"].(string)
-			}
-			joined = joined || f["type"] == "ack" && f["id"] == float64(2)
-		}
-	}
+	slow, slowSID := limJoinThenStall(t, node, "flood")
 	fast.Next(routertest.IsPresence("$join", "flood", slowSID))
 
 	// Flood the room from a backend in chunks the fast client keeps up with
@@ -312,6 +295,79 @@ func TestLimitSendQueueSlowConsumer(t *testing.T) {
 	publish()
 	receive()
 	fast.MustAck(map[string]any{"type": "presence", "ns": "chat", "room": "flood"})
+}
+
+// limJoinThenStall dials a client that joins room of chat and reads
+// nothing after the join's ack; it returns it and its sid.
+func limJoinThenStall(t *testing.T, node *routertest.Node, room string) (*websocket.Conn, string) {
+	t.Helper()
+	ws := limDial(t, node, &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 512, HandshakeTimeout: routertest.Wait}, nil)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"connect","ns":"chat","id":1}`+"\n"+`{"type":"join","ns":"chat","room":"`+room+`","id":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	sid := ""
+	_ = ws.SetReadDeadline(time.Now().Add(routertest.Wait))
+	for joined := false; !joined; {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("stalling client setup: %v", err)
+		}
+		for _, line := range strings.Split(string(msg), "\n") {
+			var f map[string]any
+			_ = json.Unmarshal([]byte(line), &f)
+			if f["type"] == "connected" {
+				sid, _ = f["sid"].(string)
+			}
+			joined = joined || f["type"] == "ack" && f["id"] == float64(2)
+		}
+	}
+	return ws, sid
+}
+
+// TestLimitStalledClientsDoNotHoldOthers: clients that stop reading, more
+// of them than the server has flushers, with small events (written by the
+// flushers' non-blocking writes), never delay a member that reads: it gets
+// every chunk of the flood while their sockets fill, until they are cut
+// off (1013).
+func TestLimitStalledClientsDoNotHoldOthers(t *testing.T) {
+	t.Parallel()
+	cfg := routertest.Config(t)
+	cfg.Limits.SendQueue = 64
+	node := routertest.Start(t, cfg)
+	nc := node.Backend()
+	fast := node.Dial()
+	routertest.ConnectJoin(t, fast, "chat", "stall")
+	stalled := 2*runtime.GOMAXPROCS(0) + 1
+	for range stalled {
+		_, sid := limJoinThenStall(t, node, "stall")
+		fast.Next(routertest.IsPresence("$join", "stall", sid))
+	}
+
+	pad := strings.Repeat("s", 1<<10)
+	sent := 0
+	const sample = `routerd_closes_total{reason="slow_consumer"}`
+	for routertest.Metric(t, node, sample) != strconv.Itoa(stalled) {
+		if sent >= 200000 { // 200 MB: far past any socket buffer
+			t.Fatalf("the stalled clients were not cut off after %d events (%s)", sent, routertest.Metric(t, node, sample))
+		}
+		first := sent
+		for range 32 { // half the queue: the reading member never overflows
+			if err := nc.Publish("router.chat.room.stall.flood", fmt.Appendf(nil, `{"i":%d,"pad":%q}`, sent, pad)); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for i := first; i < sent; i++ { // each within routertest's wait
+			ev := fast.Next(routertest.IsEvent("flood"))
+			if d, _ := ev["data"].(map[string]any); d["i"] != float64(i) {
+				t.Fatalf("event %d arrived as i=%v", i, d["i"])
+			}
+		}
+	}
+	t.Logf("%d stalled clients cut off after %d events", stalled, sent)
 }
 
 func TestLimitRate(t *testing.T) {

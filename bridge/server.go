@@ -45,6 +45,7 @@ type Server struct {
 	codec   router.Codec
 	up      websocket.Upgrader
 	workers *wsread.Workers // run client frame handling
+	flushq  *flushQueue     // write what fan-outs queue
 	hello   []byte          // the hello frame, the same for every connection
 
 	// credentials: a namespace authenticates with a backend, which gets
@@ -75,6 +76,7 @@ func New(o Options) *Server {
 		m:           o.Metrics,
 		codec:       codec{},
 		workers:     wsread.NewWorkers(),
+		flushq:      newFlushQueue(),
 		conns:       make(map[*conn]struct{}),
 		credentials: o.Config.BackendAuth(),
 	}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -47,6 +48,7 @@ var heldBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retur
 // Conn is the network connection under a WebSocket (see Wrap).
 type Conn struct {
 	net.Conn
+	raw       syscall.RawConn // for TryFlush; nil: none (TLS)
 	mu        sync.Mutex
 	deadline  time.Time // the write deadline set on Conn; guarded by mu
 	closeSent bool      // a close frame went out; guarded by mu
@@ -56,7 +58,7 @@ type Conn struct {
 // Wrap returns nc as a Conn, for a WebSocket whose data messages a Writer
 // writes: the http.Hijacker that an upgrade hijacks the connection with
 // wraps it (wsread.Upgrade does).
-func Wrap(nc net.Conn) *Conn { return &Conn{Conn: nc} }
+func Wrap(nc net.Conn) *Conn { return &Conn{Conn: nc, raw: rawConn(nc)} }
 
 // NetConn returns the connection Conn wraps.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
@@ -117,11 +119,8 @@ func (c *Conn) setDeadline(t time.Time) error {
 // writeData writes frames of data messages, within wait; it refuses them
 // once a close frame went out. Lock must be held.
 func (c *Conn) writeData(frames []byte, wait time.Duration) error {
-	switch {
-	case c.closeSent:
-		return websocket.ErrCloseSent
-	case c.err != nil:
-		return c.err
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if err := c.setDeadline(time.Now().Add(wait)); err != nil {
 		c.err = err
@@ -130,6 +129,18 @@ func (c *Conn) writeData(frames []byte, wait time.Duration) error {
 	if _, err := c.Conn.Write(frames); err != nil {
 		c.err = err
 		return err
+	}
+	return nil
+}
+
+// usable reports why data frames may not be written: a close frame went
+// out, or a write failed. Lock must be held.
+func (c *Conn) usable() error {
+	switch {
+	case c.closeSent:
+		return websocket.ErrCloseSent
+	case c.err != nil:
+		return c.err
 	}
 	return nil
 }
@@ -180,9 +191,10 @@ func appendHeader(b []byte, bin bool, n int) []byte {
 // may write control frames meanwhile, which go out between whole frames.
 // A write error ends the Writer, as gorilla's do the connection's writes.
 type Writer struct {
-	co   *Conn
-	wait time.Duration // bound on each write call
-	buf  *[]byte       // frames not written yet; nil when none
+	co     *Conn
+	wait   time.Duration // bound on each write call
+	buf    *[]byte       // frames not written yet; nil when none
+	locked bool          // TryFlush wrote part of buf and left co locked for Flush
 }
 
 // NewWriter returns a Writer to ws, whose network connection is a Conn,
@@ -273,6 +285,57 @@ func (w *Writer) stream(bin bool, n int, parts [][]byte, sep []byte) error {
 	return nil
 }
 
+// Holds reports whether an n-byte message fits what a Writer holds: one
+// that does not is written, by Write or WriteJoined, in several blocking
+// calls.
+func (w *Writer) Holds(n int) bool { return frameSize(n) <= maxHeld }
+
+// NonBlocking reports whether TryFlush can write: the connection has a
+// raw socket (not TLS).
+func (w *Writer) NonBlocking() bool { return w.co.raw != nil }
+
+// TryFlush writes the messages not written yet in one non-blocking write
+// call, when the connection has a raw socket (not TLS). done reports that
+// they all went out (or that there were none). Otherwise they, or what is
+// left of them, stay held, and the caller must call Flush, from any
+// goroutine, before anything else; when a part went out, the connection
+// stays locked until then, so that nothing goes out inside a frame.
+func (w *Writer) TryFlush() (done bool, err error) {
+	if w.buf == nil || len(*w.buf) == 0 {
+		if w.buf != nil {
+			w.release()
+		}
+		return true, nil
+	}
+	if w.co.raw == nil {
+		return false, nil
+	}
+	w.co.mu.Lock()
+	if err := w.co.usable(); err != nil {
+		w.co.mu.Unlock()
+		w.release()
+		return false, fmt.Errorf("wscoalesce: write: %w", err)
+	}
+	n, err := tryWrite(w.co.raw, *w.buf)
+	switch {
+	case err != nil:
+		w.co.err = err
+		w.co.mu.Unlock()
+		w.release()
+		return false, fmt.Errorf("wscoalesce: write: %w", err)
+	case n == len(*w.buf):
+		w.co.mu.Unlock()
+		w.release()
+		return true, nil
+	case n == 0:
+		w.co.mu.Unlock()
+		return false, nil
+	}
+	*w.buf = (*w.buf)[:copy(*w.buf, (*w.buf)[n:])]
+	w.locked = true
+	return false, nil
+}
+
 // Flush writes the messages not written yet, in one write call.
 func (w *Writer) Flush() error {
 	if w.buf == nil {
@@ -282,7 +345,10 @@ func (w *Writer) Flush() error {
 	if len(*w.buf) == 0 {
 		return nil
 	}
-	w.co.mu.Lock()
+	if !w.locked {
+		w.co.mu.Lock()
+	}
+	w.locked = false
 	err := w.co.writeData(*w.buf, w.wait)
 	w.co.mu.Unlock()
 	if err != nil {
