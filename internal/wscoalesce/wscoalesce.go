@@ -60,6 +60,9 @@ type Conn struct {
 // wraps it (wsread.Upgrade does).
 func Wrap(nc net.Conn) *Conn { return &Conn{Conn: nc, raw: rawConn(nc)} }
 
+// Raw returns the raw socket of the connection Conn wraps, or nil (TLS).
+func (c *Conn) Raw() syscall.RawConn { return c.raw }
+
 // NetConn returns the connection Conn wraps.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
 

@@ -2,11 +2,11 @@
 
 package wsread
 
-import "net"
+import "syscall"
 
 // readiness is not available here: the reader parks inside gorilla.
 type readiness struct{}
 
-func newReadiness(net.Conn) *readiness { return nil }
+func newReadiness(syscall.RawConn) *readiness { return nil }
 
 func (*readiness) wait() error { return nil }

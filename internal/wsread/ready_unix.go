@@ -4,7 +4,6 @@ package wsread
 
 import (
 	"errors"
-	"net"
 	"syscall"
 )
 
@@ -16,15 +15,10 @@ type readiness struct {
 	check  func(fd uintptr) bool // made once: wait allocates nothing
 }
 
-// newReadiness returns the readiness of nc, or nil when it has no raw
-// socket (TLS).
-func newReadiness(nc net.Conn) *readiness {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+// newReadiness returns the readiness of the raw socket raw, or nil when
+// there is none (TLS).
+func newReadiness(raw syscall.RawConn) *readiness {
+	if raw == nil {
 		return nil
 	}
 	r := &readiness{raw: raw}

@@ -79,7 +79,7 @@ func Upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h h
 	}
 	rd := &Reader{ws: ws, br: hw.br, workers: workers, handled: make(chan bool, 1)}
 	if hw.br != nil && workers != nil {
-		rd.ready = newReadiness(ws.NetConn().(*wscoalesce.Conn).NetConn())
+		rd.ready = newReadiness(ws.NetConn().(*wscoalesce.Conn).Raw())
 	}
 	rd.job = rd.readOne
 	return ws, rd, nil
@@ -167,7 +167,7 @@ func (r *Reader) skipControl() bool {
 		}
 		_, _ = r.br.Discard(n)
 		handle := r.ws.PongHandler()
-		if hdr[0] == finPing {
+		if frame[0] == finPing { // not hdr: filling the buffer for frame may have moved it
 			handle = r.ws.PingHandler()
 		}
 		if err := handle(string(payload)); err != nil {
