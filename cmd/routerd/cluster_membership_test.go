@@ -501,6 +501,9 @@ func TestClusterPartitionHeals(t *testing.T) {
 			t.Errorf("notices with a Router-Reason on n%d's side:\n got %v\nwant %v", i+1, got, want[i])
 		}
 	}
+	// Which socket an unexpected frame below is about (a rare second $join
+	// seen once in a CI run at 0951aa3, cause not found).
+	t.Logf("sockets: sa %s (n1), sb1 %s, sb2 %s, sb3 %s (n2)", sa, sb1, sb2, sb3)
 	for _, sid := range []string{sb1, sb2, sb3} {
 		a.None(isPresence("$leave", sid))
 		a.None(isPresence("$join", sid))
