@@ -271,7 +271,7 @@ func (c *conn) flushOnce() {
 	for range flushOnceBatches {
 		batch := c.q.Take(small[:0], flushOnceBytes)
 		if len(batch) == 0 { // the take side is given up
-			if c.closeStart.Load() && c.closeCode != 0 {
+			if c.closeDue() {
 				go func() {
 					defer c.flushers.Done()
 					c.sendClose()
@@ -281,11 +281,7 @@ func (c *conn) flushOnce() {
 			c.flushers.Done()
 			return
 		}
-		n := len(batch) - 1 // the newlines
-		for _, f := range batch {
-			n += len(f)
-		}
-		if !c.w.Holds(n) { // a message it would write in several blocking calls
+		if !c.w.HoldsJoined(batch, newline) { // a message it would write in several blocking calls
 			go c.flushFrom(slices.Clone(batch))
 			clear(batch)
 			return
@@ -327,10 +323,13 @@ func (c *conn) writeFailed(err error) {
 	}
 }
 
-// sendClose writes the close frame once the connection is closing (with a
-// code: code 0 means the connection is gone).
+// closeDue reports whether the connection is closing with a close frame
+// to send (code 0: the connection is gone, none is).
+func (c *conn) closeDue() bool { return c.closeStart.Load() && c.closeCode != 0 }
+
+// sendClose writes the close frame once one is due.
 func (c *conn) sendClose() {
-	if c.closeStart.Load() && c.closeCode != 0 {
+	if c.closeDue() {
 		c.closeSent.Do(func() {
 			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))

@@ -57,6 +57,12 @@ func commonFlags(fs *flag.FlagSet) *options {
 	return o
 }
 
+// wsURL parses s as a ws:// or wss:// URL with a host.
+func wsURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	return u, err == nil && (u.Scheme == "ws" || u.Scheme == "wss") && u.Host != ""
+}
+
 // resolve checks the shared flags and fills in what depends on others.
 func (o *options) resolve(fs *flag.FlagSet) error {
 	set := map[string]bool{}
@@ -65,17 +71,11 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 	case "routerd":
 		o.proto = v1{pipeline: o.pipeline}
 	case "socketio":
-		if o.pipeline {
-			return fmt.Errorf("-pipeline: only with -proto routerd")
-		}
 		o.proto = socketIO{}
 		if !set["url"] {
 			o.url = defaultSocketIOURL
 		}
 	case "centrifugo":
-		if o.pipeline {
-			return fmt.Errorf("-pipeline: only with -proto routerd")
-		}
 		o.proto = centrifugo{}
 		if !set["url"] {
 			o.url = defaultCentrifugoURL
@@ -90,13 +90,16 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 	default:
 		return fmt.Errorf("-proto %q: want routerd, socketio or centrifugo", o.protoName)
 	}
-	u, err := url.Parse(o.url)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+	if o.pipeline && o.protoName != "routerd" {
+		return fmt.Errorf("-pipeline: only with -proto routerd")
+	}
+	u, ok := wsURL(o.url)
+	if !ok {
 		return fmt.Errorf("-url %q: want ws://host:port/path", o.url)
 	}
 	if o.publishURL == "" {
 		o.publishURL = o.url
-	} else if pu, err := url.Parse(o.publishURL); err != nil || (pu.Scheme != "ws" && pu.Scheme != "wss") || pu.Host == "" {
+	} else if _, ok := wsURL(o.publishURL); !ok {
 		return fmt.Errorf("-publish-url %q: want ws://host:port/path", o.publishURL)
 	}
 	switch o.metrics {
@@ -112,10 +115,9 @@ func (o *options) resolve(fs *flag.FlagSet) error {
 	if o.concurrency < 1 {
 		return fmt.Errorf("-concurrency must be at least 1")
 	}
-	if o.sources, err = parseSources(o.source); err != nil {
-		return err
-	}
-	return nil
+	var err error
+	o.sources, err = parseSources(o.source)
+	return err
 }
 
 // logf tells how a run goes, one line at a time.

@@ -123,15 +123,15 @@ func (c *Conn) setDeadline(t time.Time) error {
 // once a close frame went out. Lock must be held.
 func (c *Conn) writeData(frames []byte, wait time.Duration) error {
 	if err := c.usable(); err != nil {
-		return err
+		return fmt.Errorf("wscoalesce: write: %w", err)
 	}
-	if err := c.setDeadline(time.Now().Add(wait)); err != nil {
-		c.err = err
-		return err
+	err := c.setDeadline(time.Now().Add(wait))
+	if err == nil {
+		_, err = c.Conn.Write(frames)
 	}
-	if _, err := c.Conn.Write(frames); err != nil {
+	if err != nil {
 		c.err = err
-		return err
+		return fmt.Errorf("wscoalesce: write: %w", err)
 	}
 	return nil
 }
@@ -220,10 +220,7 @@ func (w *Writer) Write(bin bool, p []byte) error {
 // WriteJoined writes parts joined by sep as one WebSocket message, as Write
 // does.
 func (w *Writer) WriteJoined(bin bool, parts [][]byte, sep []byte) error {
-	n := len(sep) * max(len(parts)-1, 0)
-	for _, p := range parts {
-		n += len(p)
-	}
+	n := joinedLen(parts, sep)
 	if w.buf == nil {
 		w.buf = heldBuffers.Get().(*[]byte)
 	}
@@ -261,7 +258,7 @@ func (w *Writer) stream(bin bool, n int, parts [][]byte, sep []byte) error {
 			b, p = append(b, p[:k]...), p[k:]
 			if len(b) == maxHeld {
 				if err := w.co.writeData(b, w.wait); err != nil {
-					return fmt.Errorf("wscoalesce: write: %w", err)
+					return err
 				}
 				b = b[:0]
 			}
@@ -282,16 +279,24 @@ func (w *Writer) stream(bin bool, n int, parts [][]byte, sep []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if err := w.co.writeData(b, w.wait); err != nil {
-		return fmt.Errorf("wscoalesce: write: %w", err)
-	}
-	return nil
+	return w.co.writeData(b, w.wait)
 }
 
-// Holds reports whether an n-byte message fits what a Writer holds: one
-// that does not is written, by Write or WriteJoined, in several blocking
-// calls.
-func (w *Writer) Holds(n int) bool { return frameSize(n) <= maxHeld }
+// joinedLen is the length of parts joined by sep.
+func joinedLen(parts [][]byte, sep []byte) int {
+	n := len(sep) * max(len(parts)-1, 0)
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
+}
+
+// HoldsJoined reports whether the message of parts joined by sep fits
+// what a Writer holds: one that does not is written, by WriteJoined, in
+// several blocking calls.
+func (w *Writer) HoldsJoined(parts [][]byte, sep []byte) bool {
+	return frameSize(joinedLen(parts, sep)) <= maxHeld
+}
 
 // NonBlocking reports whether TryFlush can write: the connection has a
 // raw socket (not TLS).
@@ -352,12 +357,8 @@ func (w *Writer) Flush() error {
 		w.co.mu.Lock()
 	}
 	w.locked = false
-	err := w.co.writeData(*w.buf, w.wait)
-	w.co.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("wscoalesce: write: %w", err)
-	}
-	return nil
+	defer w.co.mu.Unlock()
+	return w.co.writeData(*w.buf, w.wait)
 }
 
 // release empties the buffer and gives it back, unless growing it for

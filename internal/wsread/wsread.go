@@ -77,11 +77,13 @@ func Upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h h
 	if err != nil {
 		return nil, nil, err
 	}
-	rd := &Reader{ws: ws, br: hw.br, workers: workers, handled: make(chan bool, 1)}
+	rd := &Reader{ws: ws, br: hw.br, workers: workers}
 	if hw.br != nil && workers != nil {
 		rd.ready = newReadiness(ws.NetConn().(*wscoalesce.Conn).Raw())
 	}
-	rd.job = rd.readOne
+	if rd.ready != nil { // what only reading on workers needs
+		rd.handled, rd.job = make(chan bool, 1), rd.readOne
+	}
 	return ws, rd, nil
 }
 
@@ -91,9 +93,9 @@ type Reader struct {
 	br      *bufio.Reader // what gorilla reads through; nil when gorilla made its own
 	ready   *readiness    // nil: the Reader reads on its own goroutine
 	workers *Workers
-	handled chan bool   // capacity 1: a worker is done with a message
+	handled chan bool   // capacity 1: a worker is done with a message; nil without ready
 	read    func() bool // Run's
-	job     func()      // readOne, made once
+	job     func()      // readOne, made once; nil without ready
 }
 
 // Run calls read for each message the client sends, until read reports
